@@ -1,0 +1,24 @@
+//! sessiongate: a session gateway for the edge.
+//!
+//! The crate is a platform-free core (everything but the `worker` module), unit-tested natively,
+//! and thin glue for the Cloudflare Workers runtime behind the `worker` feature.
+//!
+//! - [`signing`]: `cookie-signature`-compatible sign / unsign with a keyring.
+//! - [`cookie`]: `Cookie` header parsing (jshttp/cookie rules) and `Set-Cookie` building.
+//! - [`session`]: session ids, the KV record and its timeouts, user-agent binding.
+//! - [`assertion`]: the HS256 JWT the origin receives.
+//! - [`headers`], [`paths`]: header hygiene and public-path matching.
+//! - [`config`]: configuration with clear errors.
+//! - [`gate`]: the request flow over a key-value store trait and an origin trait.
+
+pub mod assertion;
+pub mod config;
+pub mod cookie;
+pub mod gate;
+pub mod headers;
+pub mod paths;
+pub mod session;
+pub mod signing;
+
+#[cfg(feature = "worker")]
+mod worker_glue;

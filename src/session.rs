@@ -1,0 +1,371 @@
+//! Session ids, the KV record schema and its timeouts, and the user-agent binding.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Current version of the record schema (`"v"` in the JSON).
+pub const RECORD_VERSION: u32 = 1;
+/// KV refuses `expirationTtl` below 60 seconds.
+pub const KV_MIN_TTL_SECONDS: u64 = 60;
+/// Largest user id accepted, in bytes.
+pub const MAX_USER_LEN: usize = 256;
+/// Largest `data` object accepted, serialized, in bytes.
+pub const MAX_DATA_LEN: usize = 2048;
+/// A stored record larger than this is refused before parsing.
+pub const MAX_RECORD_LEN: usize = 8192;
+
+/// Random bytes in a new session id (256 bits).
+const NEW_ID_BYTES: usize = 32;
+/// Accepted id lengths: 22 characters of base64url carry 132 bits, the floor of "at least 128
+/// bits"; express-session's own ids (24 random bytes) are 32 characters.
+const MIN_ID_LEN: usize = 22;
+const MAX_ID_LEN: usize = 64;
+
+/// A session id whose shape has been checked: 22–64 characters of `A–Z a–z 0–9 - _`.
+/// Only such ids ever reach a KV key. `Debug` does not show it (ids are bearer secrets).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionId(String);
+
+impl core::fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("SessionId(<redacted>)")
+    }
+}
+
+/// The platform's random source failed; no session can be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RandomUnavailable;
+
+impl SessionId {
+    /// Parses an id taken from a verified cookie. `None` for any other shape.
+    pub fn parse(candidate: &str) -> Option<Self> {
+        let well_formed = (MIN_ID_LEN..=MAX_ID_LEN).contains(&candidate.len())
+            && candidate
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        well_formed.then(|| SessionId(candidate.to_owned()))
+    }
+
+    /// A fresh id: 256 bits from the platform CSPRNG (`getrandom`; Web Crypto in a Worker).
+    pub fn generate() -> Result<Self, RandomUnavailable> {
+        let mut bytes = [0u8; NEW_ID_BYTES];
+        getrandom::fill(&mut bytes).map_err(|_| RandomUnavailable)?;
+        Ok(SessionId(URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// The id text (for signing and KV keys only; never log it).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// KV key of the record.
+    pub fn record_key(&self) -> String {
+        format!("sess:{}", self.0)
+    }
+}
+
+/// KV key prefix under which a user's sessions are indexed: `user:<base64url(user)>:`.
+pub fn user_index_prefix(user: &str) -> String {
+    format!("user:{}:", URL_SAFE_NO_PAD.encode(user.as_bytes()))
+}
+
+/// KV key of one index entry.
+pub fn user_index_key(user: &str, id: &SessionId) -> String {
+    let mut key = user_index_prefix(user);
+    key.push_str(id.as_str());
+    key
+}
+
+/// Checks a user id: 1–256 bytes of printable ASCII, no leading or trailing space. It travels in
+/// a request header, so control characters are never allowed.
+pub fn is_valid_user(user: &str) -> bool {
+    (1..=MAX_USER_LEN).contains(&user.len())
+        && user.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !user.starts_with(' ')
+        && !user.ends_with(' ')
+}
+
+/// The binding value stored for a user agent: base64url SHA-256 of the header, absent or empty
+/// both being the empty string.
+pub fn user_agent_fingerprint(user_agent: Option<&str>) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(user_agent.unwrap_or("").as_bytes()))
+}
+
+/// The session record stored as JSON under `sess:<id>`. Times are Unix milliseconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRecord {
+    pub v: u32,
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Map<String, serde_json::Value>>,
+    /// User-agent fingerprint, or `None` when binding was off at login.
+    pub ua: Option<String>,
+    pub created: u64,
+    pub last_seen: u64,
+    pub idle_expires: u64,
+    pub absolute_expires: u64,
+}
+
+/// Why a stored record was not usable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordError {
+    TooLarge,
+    Malformed,
+    UnsupportedVersion,
+}
+
+/// Idle and absolute lifetimes, and the refresh throttle, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub idle_ms: u64,
+    pub absolute_ms: u64,
+    pub touch_interval_ms: u64,
+}
+
+/// Where a loaded session stands at a given time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    Live,
+    IdleExpired,
+    AbsoluteExpired,
+}
+
+impl SessionRecord {
+    /// A new record for `user`, created at `now_ms`.
+    pub fn new(
+        user: String,
+        data: Option<serde_json::Map<String, serde_json::Value>>,
+        ua: Option<String>,
+        now_ms: u64,
+        timeouts: &Timeouts,
+    ) -> Self {
+        let absolute_expires = now_ms.saturating_add(timeouts.absolute_ms);
+        SessionRecord {
+            v: RECORD_VERSION,
+            user,
+            data,
+            ua,
+            created: now_ms,
+            last_seen: now_ms,
+            idle_expires: now_ms
+                .saturating_add(timeouts.idle_ms)
+                .min(absolute_expires),
+            absolute_expires,
+        }
+    }
+
+    /// Parses a stored record, refusing oversized, malformed and foreign-version values, and
+    /// values whose fields could not have been written by the gateway.
+    pub fn decode(json: &str) -> Result<Self, RecordError> {
+        if json.len() > MAX_RECORD_LEN {
+            return Err(RecordError::TooLarge);
+        }
+        let record: SessionRecord =
+            serde_json::from_str(json).map_err(|_| RecordError::Malformed)?;
+        if record.v != RECORD_VERSION {
+            return Err(RecordError::UnsupportedVersion);
+        }
+        if !is_valid_user(&record.user) {
+            return Err(RecordError::Malformed);
+        }
+        Ok(record)
+    }
+
+    /// The JSON stored in KV.
+    pub fn encode(&self) -> String {
+        // Serializing plain strings, integers and a JSON map cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Whether the session may still be used at `now_ms`. Checked by the gateway itself on every
+    /// request, whatever KV's TTL did.
+    pub fn freshness(&self, now_ms: u64) -> Freshness {
+        if now_ms >= self.absolute_expires {
+            Freshness::AbsoluteExpired
+        } else if now_ms >= self.idle_expires {
+            Freshness::IdleExpired
+        } else {
+            Freshness::Live
+        }
+    }
+
+    /// The refreshed record when the last refresh is at least one touch interval old.
+    pub fn touched(&self, now_ms: u64, timeouts: &Timeouts) -> Option<Self> {
+        if now_ms.saturating_sub(self.last_seen) < timeouts.touch_interval_ms {
+            return None;
+        }
+        let mut next = self.clone();
+        next.last_seen = now_ms;
+        next.idle_expires = now_ms
+            .saturating_add(timeouts.idle_ms)
+            .min(self.absolute_expires);
+        Some(next)
+    }
+
+    /// KV `expirationTtl` for this record written at `now_ms`: its remaining lifetime rounded
+    /// up to whole seconds, at least KV's minimum of 60 s.
+    pub fn ttl_seconds(&self, now_ms: u64) -> u64 {
+        let remaining_ms = self.idle_expires.saturating_sub(now_ms);
+        remaining_ms.div_ceil(1000).max(KV_MIN_TTL_SECONDS)
+    }
+
+    /// Whether `fingerprint` matches the binding (always true for a record bound to nothing).
+    pub fn user_agent_matches(&self, fingerprint: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        match &self.ua {
+            None => true,
+            Some(bound) => bool::from(bound.as_bytes().ct_eq(fingerprint.as_bytes())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Timeouts = Timeouts {
+        idle_ms: 1_800_000,
+        absolute_ms: 86_400_000,
+        touch_interval_ms: 60_000,
+    };
+
+    #[test]
+    fn generated_ids_are_valid_long_and_distinct() {
+        let a = SessionId::generate().unwrap();
+        let b = SessionId::generate().unwrap();
+        assert_eq!(a.as_str().len(), 43);
+        assert_ne!(a, b);
+        assert_eq!(SessionId::parse(a.as_str()), Some(a));
+    }
+
+    #[test]
+    fn id_shape_is_checked() {
+        assert!(SessionId::parse(&"a".repeat(22)).is_some());
+        assert!(SessionId::parse(&"a".repeat(21)).is_none());
+        assert!(SessionId::parse(&"a".repeat(64)).is_some());
+        assert!(SessionId::parse(&"a".repeat(65)).is_none());
+        for bad in [
+            "aaaaaaaaaaaaaaaaaaaaa:a",
+            "aaaaaaaaaaaaaaaaaaaaa/a",
+            "aaaaaaaaaaaaaaaaaaaaa.a",
+            "aaaaaaaaaaaaaaaaaaaaa a",
+            "aaaaaaaaaaaaaaaaaaaaa\na",
+            "aaaaaaaaaaaaaaaaaaaaaéa",
+        ] {
+            assert!(SessionId::parse(bad).is_none(), "{bad:?}");
+        }
+        // express-session's uid-safe ids are accepted.
+        assert!(SessionId::parse("Qxv1yjq3V2wFQ8XoVQ1ulC6qC0Cj0uAH").is_some());
+    }
+
+    #[test]
+    fn id_debug_is_redacted() {
+        let id = SessionId::parse(&"x".repeat(30)).unwrap();
+        assert!(!format!("{id:?}").contains("xxx"));
+    }
+
+    #[test]
+    fn index_keys() {
+        let id = SessionId::parse(&"x".repeat(22)).unwrap();
+        assert_eq!(
+            user_index_key("alice", &id),
+            format!("user:YWxpY2U:{}", "x".repeat(22))
+        );
+        assert!(user_index_key("a:b", &id).starts_with("user:YTpi:"));
+    }
+
+    #[test]
+    fn users() {
+        assert!(is_valid_user("alice@example.com"));
+        assert!(is_valid_user("a b"));
+        assert!(!is_valid_user(""));
+        assert!(!is_valid_user(" a"));
+        assert!(!is_valid_user("a\r\nX-Injected: 1"));
+        assert!(!is_valid_user("é"));
+        assert!(!is_valid_user(&"a".repeat(257)));
+    }
+
+    #[test]
+    fn record_round_trip_and_schema() {
+        let r = SessionRecord::new(
+            "alice".into(),
+            None,
+            Some(user_agent_fingerprint(Some("UA"))),
+            1_000,
+            &T,
+        );
+        let json = r.encode();
+        assert!(json.starts_with("{\"v\":1,\"user\":\"alice\""), "{json}");
+        assert_eq!(SessionRecord::decode(&json), Ok(r));
+    }
+
+    #[test]
+    fn bad_records_are_refused() {
+        assert_eq!(SessionRecord::decode("nope"), Err(RecordError::Malformed));
+        assert_eq!(
+            SessionRecord::decode(&"x".repeat(MAX_RECORD_LEN + 1)),
+            Err(RecordError::TooLarge)
+        );
+        let r = SessionRecord::new("alice".into(), None, None, 0, &T);
+        let v2 = r.encode().replace("\"v\":1", "\"v\":2");
+        assert_eq!(
+            SessionRecord::decode(&v2),
+            Err(RecordError::UnsupportedVersion)
+        );
+        let bad_user = r.encode().replace("alice", "al\\nice");
+        assert_eq!(
+            SessionRecord::decode(&bad_user),
+            Err(RecordError::Malformed)
+        );
+        let extra = r.encode().replace("{\"v\":1", "{\"v\":1,\"admin\":true");
+        assert_eq!(SessionRecord::decode(&extra), Err(RecordError::Malformed));
+    }
+
+    #[test]
+    fn expiry() {
+        let r = SessionRecord::new("a".into(), None, None, 0, &T);
+        assert_eq!(r.freshness(T.idle_ms - 1), Freshness::Live);
+        assert_eq!(r.freshness(T.idle_ms), Freshness::IdleExpired);
+        let mut long = r.clone();
+        long.idle_expires = u64::MAX;
+        assert_eq!(long.freshness(T.absolute_ms), Freshness::AbsoluteExpired);
+    }
+
+    #[test]
+    fn touch_is_throttled_and_capped_by_absolute_expiry() {
+        let r = SessionRecord::new("a".into(), None, None, 0, &T);
+        assert!(r.touched(T.touch_interval_ms - 1, &T).is_none());
+        let t = r.touched(T.touch_interval_ms, &T).unwrap();
+        assert_eq!(t.last_seen, T.touch_interval_ms);
+        assert_eq!(t.idle_expires, T.touch_interval_ms + T.idle_ms);
+        let late = r.touched(T.absolute_ms - 10, &T).unwrap();
+        assert_eq!(late.idle_expires, T.absolute_ms);
+    }
+
+    #[test]
+    fn ttl_has_kv_minimum() {
+        let r = SessionRecord::new("a".into(), None, None, 0, &T);
+        assert_eq!(r.ttl_seconds(0), 1800);
+        assert_eq!(r.ttl_seconds(1_799_999), 60);
+        assert_eq!(r.ttl_seconds(1_000_000_000), 60);
+        assert_eq!(r.ttl_seconds(1), 1800);
+    }
+
+    #[test]
+    fn user_agent_binding() {
+        let fp = user_agent_fingerprint(Some("Mozilla/5.0"));
+        let r = SessionRecord::new("a".into(), None, Some(fp.clone()), 0, &T);
+        assert!(r.user_agent_matches(&fp));
+        assert!(!r.user_agent_matches(&user_agent_fingerprint(Some("curl/8"))));
+        assert!(!r.user_agent_matches(&user_agent_fingerprint(None)));
+        assert_eq!(
+            user_agent_fingerprint(None),
+            user_agent_fingerprint(Some(""))
+        );
+        let unbound = SessionRecord::new("a".into(), None, None, 0, &T);
+        assert!(unbound.user_agent_matches(&user_agent_fingerprint(Some("anything"))));
+    }
+}

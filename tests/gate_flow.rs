@@ -1,0 +1,981 @@
+//! The whole request flow, natively: an in-memory store (that can fail, hang or serve stale data)
+//! and a recording origin stand in for Workers KV and `fetch`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use sessiongate::assertion::ISSUER;
+use sessiongate::config::{self, LoadedConfig};
+use sessiongate::cookie::find_cookie;
+use sessiongate::gate::{
+    handle, Body, GateRequest, KeyValueStore, Origin, OriginError, OriginRequest, OriginResponse,
+    Outcome, StoreError,
+};
+use sessiongate::session::SessionRecord;
+use sessiongate::signing::Keyring;
+
+const SECRET: &str = "test-session-secret-0123456789abcdef";
+const OLD_SECRET: &str = "old-session-secret-0123456789abcdef";
+const ASSERTION_SECRET: &str = "test-assertion-secret-0123456789abc";
+const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0";
+const T0: u64 = 1_700_000_000_000;
+
+/// Every future in these tests completes without waiting (the store and origin answer at once),
+/// so one poll is enough; anything else is a bug in the test setup.
+fn run<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(value) => value,
+        Poll::Pending => panic!("future did not complete in one poll"),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    None,
+    Error,
+    Timeout,
+}
+
+#[derive(Default)]
+struct MemoryStore {
+    data: RefCell<BTreeMap<String, (String, u64)>>,
+    reads: Cell<usize>,
+    writes: Cell<usize>,
+    fault: Cell<Option<Fault>>,
+    /// Values returned for `get` regardless of deletes: KV's eventual consistency.
+    stale: RefCell<BTreeMap<String, String>>,
+}
+
+impl MemoryStore {
+    fn check(&self) -> Result<(), StoreError> {
+        match self.fault.get().unwrap_or(Fault::None) {
+            Fault::None => Ok(()),
+            Fault::Error => Err(StoreError::Unavailable("injected".into())),
+            Fault::Timeout => Err(StoreError::Timeout),
+        }
+    }
+    fn keys(&self) -> Vec<String> {
+        self.data.borrow().keys().cloned().collect()
+    }
+    fn record(&self, key: &str) -> Option<SessionRecord> {
+        self.data
+            .borrow()
+            .get(key)
+            .map(|(v, _)| SessionRecord::decode(v).unwrap())
+    }
+}
+
+impl KeyValueStore for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.check()?;
+        self.reads.set(self.reads.get() + 1);
+        if let Some(stale) = self.stale.borrow().get(key) {
+            return Ok(Some(stale.clone()));
+        }
+        Ok(self.data.borrow().get(key).map(|(v, _)| v.clone()))
+    }
+    async fn put(&self, key: &str, value: &str, ttl: u64) -> Result<(), StoreError> {
+        self.check()?;
+        assert!(ttl >= 60, "KV refuses TTLs under 60 s, got {ttl}");
+        self.writes.set(self.writes.get() + 1);
+        self.data
+            .borrow_mut()
+            .insert(key.into(), (value.into(), ttl));
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.check()?;
+        self.data.borrow_mut().remove(key);
+        Ok(())
+    }
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.check()?;
+        Ok(self
+            .data
+            .borrow()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+}
+
+/// What the fake origin answers: status, extra response headers.
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+}
+
+struct FakeOrigin {
+    seen: RefCell<Vec<OriginRequest<String>>>,
+    answer: RefCell<Result<Answer, OriginError>>,
+}
+
+impl FakeOrigin {
+    fn new() -> Self {
+        FakeOrigin {
+            seen: RefCell::new(Vec::new()),
+            answer: RefCell::new(Ok(Answer {
+                status: 200,
+                headers: vec![],
+            })),
+        }
+    }
+    fn answer_with(&self, headers: &[(&str, &str)]) {
+        *self.answer.borrow_mut() = Ok(Answer {
+            status: 200,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        });
+    }
+    fn last(&self) -> OriginRequest<String> {
+        let seen = self.seen.borrow();
+        let r = seen.last().expect("origin was called");
+        OriginRequest {
+            method: r.method.clone(),
+            url: r.url.clone(),
+            headers: r.headers.clone(),
+            body: r.body.clone(),
+        }
+    }
+    fn calls(&self) -> usize {
+        self.seen.borrow().len()
+    }
+}
+
+impl Origin for FakeOrigin {
+    type RequestBody = String;
+    type ResponseBody = String;
+    async fn send(
+        &self,
+        request: OriginRequest<String>,
+    ) -> Result<OriginResponse<String>, OriginError> {
+        self.seen.borrow_mut().push(request);
+        let answer = self.answer.borrow().clone()?;
+        let mut headers = vec![("content-type".to_string(), "text/plain".to_string())];
+        headers.extend(answer.headers);
+        Ok(OriginResponse {
+            status: answer.status,
+            headers,
+            body: "origin body".into(),
+        })
+    }
+}
+
+fn config_with(extra: &[(&str, &str)]) -> LoadedConfig {
+    let mut vars: BTreeMap<String, String> = [
+        ("SESSION_SECRET", SECRET),
+        ("ASSERTION_SECRET", ASSERTION_SECRET),
+        ("ORIGIN_URL", "http://origin.test:8080/api"),
+        ("PUBLIC_PATHS", "/health,/login,/static/*"),
+        ("COOKIE_NAME", "sid"),
+        ("COOKIE_SECURE", "false"),
+        ("IDLE_TIMEOUT", "600"),
+        ("ABSOLUTE_TIMEOUT", "3600"),
+        ("TOUCH_INTERVAL", "60"),
+        ("SESSION_SECRETS_PREVIOUS", OLD_SECRET),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    config::load(&move |name| vars.get(name).cloned())
+}
+
+struct Harness {
+    config: LoadedConfig,
+    store: MemoryStore,
+    origin: FakeOrigin,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with(&[])
+    }
+    fn with(extra: &[(&str, &str)]) -> Self {
+        Harness {
+            config: config_with(extra),
+            store: MemoryStore::default(),
+            origin: FakeOrigin::new(),
+        }
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        now: u64,
+    ) -> Outcome<String> {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p.to_string(), Some(q.to_string())),
+            None => (path_and_query.to_string(), None),
+        };
+        let request = GateRequest {
+            method: method.into(),
+            origin: "https://gate.test".into(),
+            path,
+            query,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: "request body".to_string(),
+        };
+        run(handle(
+            &self.config,
+            &self.store,
+            &self.origin,
+            request,
+            now,
+        ))
+    }
+
+    /// Logs in as `user` through the origin's control header; returns the `Cookie` header value.
+    fn login(&self, user: &str, cookie: Option<&str>, now: u64) -> String {
+        self.origin.answer_with(&[(
+            "Sessiongate-Login",
+            &format!("{{\"user\":\"{user}\",\"data\":{{\"role\":\"admin\"}}}}"),
+        )]);
+        let mut headers = vec![("user-agent", UA)];
+        if let Some(c) = cookie {
+            headers.push(("cookie", c));
+        }
+        let out = self.send("POST", "/login", &headers, now);
+        self.origin.answer_with(&[]);
+        assert_eq!(out.response.status, 200, "{:?}", out.log);
+        let set_cookie = header(&out, "set-cookie").expect("login sets a cookie");
+        set_cookie.split(';').next().unwrap().to_string()
+    }
+
+    fn get(&self, path: &str, cookie: &str, now: u64) -> Outcome<String> {
+        self.send("GET", path, &[("cookie", cookie), ("user-agent", UA)], now)
+    }
+}
+
+fn header<'a>(out: &'a Outcome<String>, name: &str) -> Option<&'a str> {
+    out.response
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn error_code(out: &Outcome<String>) -> String {
+    match &out.response.body {
+        Body::Json(text) => serde_json::from_str::<serde_json::Value>(text).unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        Body::Origin(_) => "<origin>".into(),
+    }
+}
+
+fn sent_header(request: &OriginRequest<String>, name: &str) -> Option<String> {
+    request
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+}
+
+fn session_id_of(cookie: &str) -> String {
+    let value = find_cookie(cookie, "sid").unwrap();
+    let signed = value.strip_prefix("s:").unwrap();
+    Keyring::new(&[SECRET])
+        .unwrap()
+        .unsign(signed)
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn login_creates_a_session_and_hides_the_control_header() {
+    let h = Harness::new();
+    h.origin.answer_with(&[(
+        "Sessiongate-Login",
+        r#"{"user":"alice","data":{"role":"admin"}}"#,
+    )]);
+    let out = h.send("POST", "/login", &[("user-agent", UA)], T0);
+    assert_eq!(out.response.status, 200);
+    assert!(header(&out, "sessiongate-login").is_none());
+    let set_cookie = header(&out, "set-cookie").unwrap();
+    assert!(set_cookie.starts_with("sid=s%3A"), "{set_cookie}");
+    assert!(
+        set_cookie.contains("; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap();
+    let id = session_id_of(cookie);
+    assert_eq!(id.len(), 43);
+    let record = h.store.record(&format!("sess:{id}")).unwrap();
+    assert_eq!(record.user, "alice");
+    assert_eq!(record.created, T0);
+    assert_eq!(record.idle_expires, T0 + 600_000);
+    assert_eq!(record.absolute_expires, T0 + 3_600_000);
+    assert!(record.ua.is_some());
+    assert!(h.store.keys().contains(&format!("user:YWxpY2U:{id}")));
+    assert_eq!(out.log.event, "login");
+    assert!(
+        !out.log.to_json().contains(&id),
+        "log must not contain the session id"
+    );
+}
+
+#[test]
+fn authenticated_request_reaches_origin_with_user_and_assertion() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let out = h.send(
+        "POST",
+        "/orders/7?expand=items&x=%2F",
+        &[
+            ("cookie", &format!("theme=dark; {cookie}; lang=en")),
+            ("user-agent", UA),
+            ("content-type", "application/json"),
+        ],
+        T0 + 1000,
+    );
+    assert_eq!(out.response.status, 200);
+    assert!(matches!(out.response.body, Body::Origin(ref b) if b == "origin body"));
+    let sent = h.origin.last();
+    assert_eq!(sent.method, "POST");
+    assert_eq!(
+        sent.url,
+        "http://origin.test:8080/api/orders/7?expand=items&x=%2F"
+    );
+    assert_eq!(sent.body, "request body");
+    assert_eq!(
+        sent_header(&sent, "content-type").as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(
+        sent_header(&sent, "x-sessiongate-user").as_deref(),
+        Some("alice")
+    );
+    // The session cookie stays at the gateway; other cookies go through.
+    assert_eq!(
+        sent_header(&sent, "cookie").as_deref(),
+        Some("theme=dark; lang=en")
+    );
+    let token = sent_header(&sent, "x-sessiongate-assertion").unwrap();
+    let config = h.config.session.as_ref().unwrap();
+    let claims = config
+        .assertion_key
+        .verify(&token, (T0 + 1000) / 1000, 0)
+        .unwrap();
+    assert_eq!(claims.iss, ISSUER);
+    assert_eq!(claims.sub, "alice");
+    assert_eq!(claims.exp - claims.iat, 60);
+    assert_ne!(claims.sid, session_id_of(&cookie));
+    assert_eq!(claims.data.unwrap()["role"], "admin");
+}
+
+#[test]
+fn missing_cookie_is_401_without_kv_read() {
+    let h = Harness::new();
+    let out = h.send("GET", "/orders", &[("user-agent", UA)], T0);
+    assert_eq!(out.response.status, 401);
+    assert_eq!(error_code(&out), "missing_session");
+    assert_eq!(h.store.reads.get(), 0);
+    assert_eq!(h.origin.calls(), 0);
+}
+
+#[test]
+fn tampered_cookies_are_refused_without_kv_reads() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let reads_after_login = h.store.reads.get();
+    let value = cookie.strip_prefix("sid=").unwrap();
+    let other_secret = Keyring::new(&["another-secret-another-secret-0123"]).unwrap();
+    let id = session_id_of(&cookie);
+    let last = value.chars().last().unwrap();
+    let flipped_last = format!(
+        "{}{}",
+        &value[..value.len() - 1],
+        if last == 'A' { 'B' } else { 'A' }
+    );
+    for bad in [
+        flipped_last,
+        value[..value.len() - 1].to_string(),
+        format!("{value}x"),
+        value.replacen("s%3A", "", 1),
+        format!("s%3A{}", other_secret.sign(&id)),
+        format!("s%3A{id}"),
+        "s%3A".to_string(),
+        String::new(),
+    ] {
+        let out = h.get("/orders", &format!("sid={bad}"), T0);
+        assert_eq!(out.response.status, 401, "{bad}");
+        assert_eq!(error_code(&out), "invalid_session_cookie", "{bad}");
+        assert!(header(&out, "set-cookie").unwrap().contains("Max-Age=0"));
+    }
+    assert_eq!(
+        h.store.reads.get(),
+        reads_after_login,
+        "bad signatures must not read KV"
+    );
+    assert_eq!(h.origin.calls(), 1, "only the login reached the origin");
+}
+
+#[test]
+fn first_cookie_of_a_name_wins() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let value = cookie.strip_prefix("sid=").unwrap();
+    let good_first = h.get("/orders", &format!("sid={value}; sid=garbage"), T0);
+    assert_eq!(good_first.response.status, 200);
+    let bad_first = h.get("/orders", &format!("sid=garbage; sid={value}"), T0);
+    assert_eq!(bad_first.response.status, 401);
+}
+
+#[test]
+fn rotated_secret_still_verifies() {
+    let h = Harness::new();
+    let id = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let record = SessionRecord::new(
+        "carol".into(),
+        None,
+        None,
+        T0,
+        &h.config.session.as_ref().unwrap().timeouts,
+    );
+    run(h.store.put(&format!("sess:{id}"), &record.encode(), 600)).unwrap();
+    let signed_with_old = Keyring::new(&[OLD_SECRET]).unwrap().sign(id);
+    let out = h.get(
+        "/orders",
+        &format!(
+            "sid=s%3A{}",
+            signed_with_old.replace('+', "%2B").replace('/', "%2F")
+        ),
+        T0,
+    );
+    assert_eq!(out.response.status, 200, "{:?}", out.log);
+    assert_eq!(
+        sent_header(&h.origin.last(), "x-sessiongate-user").as_deref(),
+        Some("carol")
+    );
+}
+
+#[test]
+fn spoofed_identity_headers_never_reach_the_origin() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let spoofed = [
+        ("X-Sessiongate-User", "mallory"),
+        ("x_sessiongate_user", "mallory"),
+        ("X-User", "mallory"),
+        ("X-Forwarded-User", "mallory"),
+        ("x-sessiongate-assertion", "forged"),
+        ("Sessiongate-Login", r#"{"user":"mallory"}"#),
+        ("X-Original-URL", "/admin"),
+    ];
+    for path in ["/health", "/orders"] {
+        let mut headers = vec![("cookie", cookie.as_str()), ("user-agent", UA)];
+        headers.extend(spoofed.iter().copied());
+        let out = h.send("GET", path, &headers, T0);
+        assert_eq!(out.response.status, 200);
+        let sent = h.origin.last();
+        for (name, _) in spoofed {
+            let present: Vec<_> = sent
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .collect();
+            if path == "/orders" && name.eq_ignore_ascii_case("x-sessiongate-user") {
+                assert_eq!(
+                    present,
+                    vec![&("X-Sessiongate-User".to_string(), "alice".to_string())]
+                );
+            } else if path == "/orders" && name.eq_ignore_ascii_case("x-sessiongate-assertion") {
+                assert_eq!(present.len(), 1);
+                assert_ne!(present[0].1, "forged");
+            } else {
+                assert!(present.is_empty(), "{name} reached the origin on {path}");
+            }
+        }
+        assert!(sent.headers.iter().all(|(_, v)| v != "mallory"));
+    }
+}
+
+#[test]
+fn public_paths_pass_without_a_session_and_others_do_not() {
+    let h = Harness::new();
+    assert_eq!(h.send("GET", "/health", &[], T0).response.status, 200);
+    assert_eq!(
+        h.send("GET", "/static/app.js", &[], T0).response.status,
+        200
+    );
+    assert!(sent_header(&h.origin.last(), "x-sessiongate-user").is_none());
+    for path in [
+        "/HEALTH",
+        "//health",
+        "/health;x",
+        "/static/..%2Fadmin",
+        "/health/",
+        "/orders?next=/health",
+    ] {
+        let out = h.send("GET", path, &[], T0);
+        assert_eq!(out.response.status, 401, "{path}");
+    }
+}
+
+#[test]
+fn cors_preflight_is_forwarded_without_a_session() {
+    let h = Harness::new();
+    let out = h.send(
+        "OPTIONS",
+        "/orders",
+        &[
+            ("origin", "https://app.test"),
+            ("access-control-request-method", "POST"),
+        ],
+        T0,
+    );
+    assert_eq!(out.response.status, 200);
+    let plain_options = h.send("OPTIONS", "/orders", &[], T0);
+    assert_eq!(plain_options.response.status, 401);
+}
+
+#[test]
+fn login_over_an_existing_session_issues_a_fresh_id_and_ends_the_old_one() {
+    let h = Harness::new();
+    let first = h.login("alice", None, T0);
+    let second = h.login("alice", Some(&first), T0 + 1000);
+    assert_ne!(session_id_of(&first), session_id_of(&second));
+    assert_eq!(
+        error_code(&h.get("/orders", &first, T0 + 2000)),
+        "unknown_session"
+    );
+    assert_eq!(h.get("/orders", &second, T0 + 2000).response.status, 200);
+    assert!(!h
+        .store
+        .keys()
+        .iter()
+        .any(|k| k.ends_with(&session_id_of(&first))));
+}
+
+#[test]
+fn user_agent_change_destroys_the_session() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let out = h.send(
+        "GET",
+        "/orders",
+        &[("cookie", &cookie), ("user-agent", "curl/8.0")],
+        T0,
+    );
+    assert_eq!(out.response.status, 401);
+    assert_eq!(error_code(&out), "user_agent_mismatch");
+    assert!(
+        h.store.keys().is_empty(),
+        "record and index gone: {:?}",
+        h.store.keys()
+    );
+    assert_eq!(
+        error_code(&h.get("/orders", &cookie, T0)),
+        "unknown_session"
+    );
+}
+
+#[test]
+fn absent_user_agent_does_not_match_a_bound_one_but_empty_matches_absent() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let out = h.send("GET", "/orders", &[("cookie", &cookie)], T0);
+    assert_eq!(error_code(&out), "user_agent_mismatch");
+
+    h.origin
+        .answer_with(&[("Sessiongate-Login", r#"{"user":"bob"}"#)]);
+    let login = h.send("POST", "/login", &[], T0);
+    let cookie = header(&login, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    h.origin.answer_with(&[]);
+    assert_eq!(
+        h.send(
+            "GET",
+            "/orders",
+            &[("cookie", &cookie), ("user-agent", "")],
+            T0
+        )
+        .response
+        .status,
+        200
+    );
+}
+
+#[test]
+fn user_agent_binding_can_be_off() {
+    let h = Harness::with(&[("UA_BINDING", "false")]);
+    let cookie = h.login("alice", None, T0);
+    let out = h.send(
+        "GET",
+        "/orders",
+        &[("cookie", &cookie), ("user-agent", "other")],
+        T0,
+    );
+    assert_eq!(out.response.status, 200);
+}
+
+#[test]
+fn idle_timeout_slides_with_throttled_refreshes() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let id = session_id_of(&cookie);
+    // Within the touch interval: no refresh.
+    let early = h.get("/orders", &cookie, T0 + 30_000);
+    assert!(early.background.is_empty());
+    // After it: one refresh, returned as background work (waitUntil), not written inline.
+    let writes = h.store.writes.get();
+    let later = h.get("/orders", &cookie, T0 + 120_000);
+    assert_eq!(h.store.writes.get(), writes);
+    assert_eq!(later.background.len(), 1);
+    let write = &later.background[0];
+    assert_eq!(write.key, format!("sess:{id}"));
+    let refreshed = SessionRecord::decode(&write.value).unwrap();
+    assert_eq!(refreshed.last_seen, T0 + 120_000);
+    assert_eq!(refreshed.idle_expires, T0 + 120_000 + 600_000);
+    assert_eq!(write.ttl_seconds, 600);
+    run(h.store.put(&write.key, &write.value, write.ttl_seconds)).unwrap();
+    // Past the original idle expiry but within the refreshed one.
+    assert_eq!(h.get("/orders", &cookie, T0 + 650_000).response.status, 200);
+}
+
+#[test]
+fn idle_expiry_is_enforced_even_if_kv_still_returns_the_record() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let out = h.get("/orders", &cookie, T0 + 600_000);
+    assert_eq!(out.response.status, 401);
+    assert_eq!(error_code(&out), "session_expired");
+    assert!(h.store.keys().is_empty());
+}
+
+#[test]
+fn absolute_expiry_is_enforced() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let id = session_id_of(&cookie);
+    let mut record = h.store.record(&format!("sess:{id}")).unwrap();
+    record.idle_expires = T0 + 10_000_000;
+    run(h.store.put(&format!("sess:{id}"), &record.encode(), 600)).unwrap();
+    let out = h.get("/orders", &cookie, T0 + 3_600_000);
+    assert_eq!(error_code(&out), "session_expired");
+}
+
+#[test]
+fn malformed_record_is_refused_and_removed() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let key = format!("sess:{}", session_id_of(&cookie));
+    run(h.store.put(&key, "{\"v\":1,\"user\":\"alice\"}", 600)).unwrap();
+    let out = h.get("/orders", &cookie, T0);
+    assert_eq!(error_code(&out), "unknown_session");
+    assert!(!h.store.keys().contains(&key));
+}
+
+#[test]
+fn logout_header_destroys_the_session_and_clears_the_cookie() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    h.origin.answer_with(&[("Sessiongate-Logout", "session")]);
+    let out = h.send(
+        "POST",
+        "/logout",
+        &[("cookie", &cookie), ("user-agent", UA)],
+        T0,
+    );
+    h.origin.answer_with(&[]);
+    assert_eq!(out.response.status, 200);
+    assert!(header(&out, "sessiongate-logout").is_none());
+    assert!(header(&out, "set-cookie")
+        .unwrap()
+        .starts_with("sid=; Max-Age=0"));
+    assert_eq!(
+        error_code(&h.get("/orders", &cookie, T0)),
+        "unknown_session"
+    );
+    assert!(h.store.keys().is_empty());
+}
+
+#[test]
+fn logout_all_destroys_every_session_of_the_user_only() {
+    let h = Harness::new();
+    let a1 = h.login("alice", None, T0);
+    let a2 = h.login("alice", None, T0);
+    let b = h.login("bob", None, T0);
+    h.origin.answer_with(&[("Sessiongate-Logout", "all")]);
+    let out = h.send(
+        "POST",
+        "/logout-all",
+        &[("cookie", &a1), ("user-agent", UA)],
+        T0,
+    );
+    h.origin.answer_with(&[]);
+    assert_eq!(out.response.status, 200);
+    assert_eq!(error_code(&h.get("/orders", &a1, T0)), "unknown_session");
+    assert_eq!(error_code(&h.get("/orders", &a2, T0)), "unknown_session");
+    assert_eq!(h.get("/orders", &b, T0).response.status, 200);
+}
+
+#[test]
+fn built_in_logout_endpoint_with_csrf_check() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let other = h.login("alice", None, T0);
+    let cross = h.send(
+        "POST",
+        "/.sessiongate/logout",
+        &[
+            ("cookie", &cookie),
+            ("user-agent", UA),
+            ("origin", "https://evil.test"),
+        ],
+        T0,
+    );
+    assert_eq!(cross.response.status, 403);
+    assert_eq!(error_code(&cross), "cross_site_request");
+    let cross_site = h.send(
+        "POST",
+        "/.sessiongate/logout",
+        &[
+            ("cookie", &cookie),
+            ("user-agent", UA),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        T0,
+    );
+    assert_eq!(cross_site.response.status, 403);
+    assert_eq!(h.get("/orders", &cookie, T0).response.status, 200);
+    let wrong_method = h.send(
+        "GET",
+        "/.sessiongate/logout",
+        &[("cookie", &cookie), ("user-agent", UA)],
+        T0,
+    );
+    assert_eq!(wrong_method.response.status, 405);
+    assert_eq!(
+        h.send("GET", "/.sessiongate/nope", &[], T0).response.status,
+        404
+    );
+
+    let out = h.send(
+        "POST",
+        "/.sessiongate/logout",
+        &[
+            ("cookie", &cookie),
+            ("user-agent", UA),
+            ("origin", "https://gate.test"),
+        ],
+        T0,
+    );
+    assert_eq!(out.response.status, 200);
+    assert!(matches!(&out.response.body, Body::Json(b) if b.contains("\"destroyed\":1")));
+    assert!(header(&out, "set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        error_code(&h.get("/orders", &cookie, T0)),
+        "unknown_session"
+    );
+    assert_eq!(h.get("/orders", &other, T0).response.status, 200);
+    let all = h.send(
+        "POST",
+        "/.sessiongate/logout?scope=all",
+        &[
+            ("cookie", &other),
+            ("user-agent", UA),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        T0,
+    );
+    assert_eq!(all.response.status, 200);
+    assert_eq!(error_code(&h.get("/orders", &other, T0)), "unknown_session");
+    // Two logins and the two successful /orders checks; no gateway endpoint reached the origin.
+    assert_eq!(
+        h.origin.calls(),
+        4,
+        "gateway endpoints never reach the origin"
+    );
+}
+
+#[test]
+fn store_failure_is_503_and_nothing_is_forwarded() {
+    for fault in [Fault::Error, Fault::Timeout] {
+        let h = Harness::new();
+        let cookie = h.login("alice", None, T0);
+        let calls = h.origin.calls();
+        h.store.fault.set(Some(fault));
+        let out = h.get("/orders", &cookie, T0);
+        assert_eq!(out.response.status, 503);
+        assert_eq!(error_code(&out), "store_unavailable");
+        assert_eq!(h.origin.calls(), calls);
+        // Public paths need no store.
+        assert_eq!(h.send("GET", "/health", &[], T0).response.status, 200);
+        // Recovery when the fault ends.
+        h.store.fault.set(None);
+        assert_eq!(h.get("/orders", &cookie, T0).response.status, 200);
+    }
+}
+
+#[test]
+fn login_is_503_when_the_session_cannot_be_written() {
+    let h = Harness::new();
+    h.store.fault.set(Some(Fault::Error));
+    h.origin
+        .answer_with(&[("Sessiongate-Login", r#"{"user":"alice"}"#)]);
+    let out = h.send("POST", "/login", &[("user-agent", UA)], T0);
+    assert_eq!(out.response.status, 503);
+    assert!(header(&out, "set-cookie").is_none());
+}
+
+#[test]
+fn origin_failures_map_to_502_and_504() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    *h.origin.answer.borrow_mut() = Err(OriginError::Unreachable("connection refused".into()));
+    let out = h.get("/orders", &cookie, T0);
+    assert_eq!(
+        (out.response.status, error_code(&out).as_str()),
+        (502, "origin_unreachable")
+    );
+    *h.origin.answer.borrow_mut() = Err(OriginError::Timeout);
+    let out = h.get("/orders", &cookie, T0);
+    assert_eq!(
+        (out.response.status, error_code(&out).as_str()),
+        (504, "origin_timeout")
+    );
+}
+
+#[test]
+fn malformed_login_instructions_are_502_and_set_no_cookie() {
+    let h = Harness::new();
+    for bad in [
+        "alice",
+        "{\"user\":\"\"}",
+        "{\"user\":\"a\\r\\nb\"}",
+        "{\"user\":\"alice\",\"admin\":true}",
+        "{\"user\":1}",
+    ] {
+        h.origin.answer_with(&[("Sessiongate-Login", bad)]);
+        let out = h.send("POST", "/login", &[("user-agent", UA)], T0);
+        assert_eq!(out.response.status, 502, "{bad}");
+        assert_eq!(error_code(&out), "origin_protocol_error");
+        assert!(header(&out, "set-cookie").is_none());
+    }
+    let big = format!(
+        "{{\"user\":\"alice\",\"data\":{{\"blob\":\"{}\"}}}}",
+        "x".repeat(3000)
+    );
+    h.origin.answer_with(&[("Sessiongate-Login", &big)]);
+    assert_eq!(h.send("POST", "/login", &[], T0).response.status, 502);
+    h.origin
+        .answer_with(&[("Sessiongate-Logout", "everything")]);
+    assert_eq!(h.send("POST", "/login", &[], T0).response.status, 502);
+    assert!(h.store.keys().is_empty());
+}
+
+#[test]
+fn misconfiguration_refuses_private_paths_but_serves_public_ones() {
+    let h = Harness::with(&[("SESSION_SECRET", "too-short")]);
+    assert!(h
+        .config
+        .errors
+        .iter()
+        .any(|e| e.contains("SESSION_SECRET is too short")));
+    let out = h.send("GET", "/orders", &[("cookie", "sid=s%3Aabc.def")], T0);
+    assert_eq!(
+        (out.response.status, error_code(&out).as_str()),
+        (500, "misconfigured")
+    );
+    assert_eq!(h.send("GET", "/health", &[], T0).response.status, 200);
+    // A login instruction cannot be honoured without session settings.
+    h.origin
+        .answer_with(&[("Sessiongate-Login", r#"{"user":"alice"}"#)]);
+    assert_eq!(h.send("POST", "/login", &[], T0).response.status, 500);
+
+    let broken = Harness::with(&[("ORIGIN_URL", "not a url")]);
+    assert_eq!(broken.send("GET", "/health", &[], T0).response.status, 500);
+    assert_eq!(broken.origin.calls(), 0);
+}
+
+#[test]
+fn stale_reads_after_logout_are_still_bounded_by_the_record_timestamps() {
+    // KV is eventually consistent: another location may read a deleted record for ~60 s.
+    // The gateway cannot see that deletion, but it still enforces the record's own expiry.
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let key = format!("sess:{}", session_id_of(&cookie));
+    let stale = h.store.data.borrow().get(&key).unwrap().0.clone();
+    h.store.stale.borrow_mut().insert(key, stale);
+    h.origin.answer_with(&[("Sessiongate-Logout", "session")]);
+    h.send(
+        "POST",
+        "/logout",
+        &[("cookie", &cookie), ("user-agent", UA)],
+        T0,
+    );
+    h.origin.answer_with(&[]);
+    assert_eq!(
+        h.get("/orders", &cookie, T0 + 1000).response.status,
+        200,
+        "stale read inside the window"
+    );
+    assert_eq!(
+        error_code(&h.get("/orders", &cookie, T0 + 600_000)),
+        "session_expired"
+    );
+}
+
+#[test]
+fn hop_by_hop_headers_named_in_connection_are_dropped() {
+    let h = Harness::new();
+    h.send(
+        "GET",
+        "/health",
+        &[
+            ("connection", "close, x-hop"),
+            ("x-hop", "1"),
+            ("x-keep", "1"),
+        ],
+        T0,
+    );
+    let sent = h.origin.last();
+    assert!(sent_header(&sent, "x-hop").is_none());
+    assert!(sent_header(&sent, "connection").is_none());
+    assert_eq!(sent_header(&sent, "x-keep").as_deref(), Some("1"));
+}
+
+#[test]
+fn logs_carry_decisions_but_no_secrets_or_ids() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let id = session_id_of(&cookie);
+    for out in [
+        h.get("/orders?token=secret-query", &cookie, T0),
+        h.get("/orders", "sid=s%3Ajunk.sig", T0),
+    ] {
+        let line = out.log.to_json();
+        assert!(!line.contains(&id), "{line}");
+        assert!(
+            !line.contains(SECRET) && !line.contains(ASSERTION_SECRET),
+            "{line}"
+        );
+        assert!(!line.contains("secret-query"), "{line}");
+        assert!(line.contains("\"path\":\"/orders\""), "{line}");
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test from a clean clone on a fresh machine: it installs what it needs first
+# (Wasm target, wasm-bindgen-cli and worker-build at pinned versions, the npm packages of tests/).
+#   1. formatting and lints (native and wasm32 with the `worker` feature), warnings are errors;
+#   2. native unit, flow, property and doc tests of the core (`cargo test`);
+#   3. the real Wasm Worker, built with the release profile, run in workerd with local KV in front
+#      of real HTTP origins on 127.0.0.1 (`node --test tests/e2e/`).
+set -euo pipefail
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+# shellcheck source=ensure-tools.sh
+source "$repo_root/scripts/ensure-tools.sh"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --check
+step "cargo clippy (native, all targets)"
+cargo clippy --all-targets -- -D warnings
+step "cargo clippy (wasm32, worker feature)"
+cargo clippy --target wasm32-unknown-unknown --features worker -- -D warnings
+step "cargo test (native core)"
+cargo test
+step "build the Worker"
+bash scripts/build-worker.sh
+step "end-to-end tests in workerd"
+node --test --test-concurrency=2 tests/e2e/

@@ -75,15 +75,21 @@ fn hex_value(digit: u8) -> Option<u8> {
 /// Encodes like JavaScript's `encodeURIComponent` (what express-session uses for cookie values):
 /// everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` becomes `%XX` of its UTF-8 bytes.
 pub fn encode_uri_component(input: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    fn hex_digit(nibble: u8) -> char {
+        char::from(if nibble < 10 {
+            b'0' + nibble
+        } else {
+            b'A' + nibble - 10
+        })
+    }
     let mut out = String::with_capacity(input.len() + 8);
     for &byte in input.as_bytes() {
         if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
             out.push(char::from(byte));
         } else {
             out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+            out.push(hex_digit(byte >> 4));
+            out.push(hex_digit(byte & 0x0f));
         }
     }
     out

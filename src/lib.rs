@@ -11,6 +11,20 @@
 //! - [`config`]: configuration with clear errors.
 //! - [`gate`]: the request flow over a key-value store trait and an origin trait.
 
+// A panic in a Worker aborts every request in flight in the isolate: outside tests, nothing may
+// unwrap, index or panic.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo
+    )
+)]
+
 pub mod assertion;
 pub mod config;
 pub mod cookie;

@@ -78,9 +78,13 @@ async fn with_timeout<T>(
 
 /// A KV error as log text, without the key (keys contain session ids).
 fn kv_error_text(error: impl core::fmt::Display, key: &str) -> String {
-    let mut text = error.to_string().replace(key, "<key>");
-    text.truncate(200);
-    text
+    // Bounded by characters, not bytes: `String::truncate` panics inside a UTF-8 sequence.
+    error
+        .to_string()
+        .replace(key, "<key>")
+        .chars()
+        .take(200)
+        .collect()
 }
 
 /// Workers KV with a timeout on every operation.

@@ -438,6 +438,37 @@ where
     }
 }
 
+/// Splits a request URL as the runtime serialized it (WHATWG-normalized: lowercase scheme and
+/// host, dot segments resolved) into `(origin, path, query)`. The fragment, which clients do not
+/// send, is dropped if present. `None` for anything that is not an absolute http(s) URL.
+///
+/// ```
+/// use sessiongate::gate::split_request_url;
+/// assert_eq!(
+///     split_request_url("https://gate.example.com:8443/a/b?x=1&y#f"),
+///     Some(("https://gate.example.com:8443", "/a/b", Some("x=1&y")))
+/// );
+/// assert_eq!(split_request_url("https://gate.example.com"), Some(("https://gate.example.com", "/", None)));
+/// assert_eq!(split_request_url("mailto:x"), None);
+/// ```
+pub fn split_request_url(url: &str) -> Option<(&str, &str, Option<&str>)> {
+    let after_scheme = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let scheme_len = url.len() - after_scheme.len();
+    let without_fragment = url.split_once('#').map_or(url, |(before, _)| before);
+    let authority_end = after_scheme
+        .find(['/', '?', '#'])
+        .map_or(without_fragment.len(), |i| scheme_len + i);
+    let origin = without_fragment.get(..authority_end)?;
+    let rest = without_fragment.get(authority_end..)?;
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    Some((origin, if path.is_empty() { "/" } else { path }, query))
+}
+
 fn is_cors_preflight(method: &str, headers: &[(String, String)]) -> bool {
     method.eq_ignore_ascii_case("OPTIONS")
         && header_value(headers, "access-control-request-method").is_some()
@@ -863,4 +894,31 @@ async fn gateway_endpoint<S: KeyValueStore, B>(
     flow.log.event = "logout";
     flow.log.detail = Some(format!("{scope:?}, {destroyed} destroyed"));
     json_ok(flow, format!("{{\"ok\":true,\"destroyed\":{destroyed}}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_request_url;
+
+    #[test]
+    fn request_url_split() {
+        assert_eq!(
+            split_request_url("http://[::1]:8787/x?"),
+            Some(("http://[::1]:8787", "/x", Some("")))
+        );
+        assert_eq!(
+            split_request_url("http://h?q=/path"),
+            Some(("http://h", "/", Some("q=/path")))
+        );
+        assert_eq!(
+            split_request_url("http://h/a?b?c#d?e"),
+            Some(("http://h", "/a", Some("b?c")))
+        );
+        assert_eq!(
+            split_request_url("http://h#frag"),
+            Some(("http://h", "/", None))
+        );
+        assert_eq!(split_request_url("ftp://h/a"), None);
+        assert_eq!(split_request_url(""), None);
+    }
 }

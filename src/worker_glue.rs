@@ -229,15 +229,17 @@ fn refusal_response(refusal: Refusal) -> worker::Result<Response> {
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let config = config_for(&env);
-    let url = match request.url() {
-        Ok(url) => url,
-        Err(_) => return refusal_response(Refusal::InternalError),
+    // The runtime's URL string is already WHATWG-normalized; splitting it here instead of
+    // re-parsing with the `url` crate keeps its IDNA tables out of the binary.
+    let url = request.inner().url();
+    let Some((origin, path, query)) = gate::split_request_url(&url) else {
+        return refusal_response(Refusal::InternalError);
     };
     let gate_request = GateRequest {
         method: request.method().to_string(),
-        origin: url.origin().ascii_serialization(),
-        path: url.path().to_owned(),
-        query: url.query().map(str::to_owned),
+        origin: origin.to_owned(),
+        path: path.to_owned(),
+        query: query.map(str::to_owned),
         headers: request.headers().entries().collect(),
         body: request.inner().body(),
     };

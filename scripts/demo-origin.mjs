@@ -1,0 +1,154 @@
+// A small demo origin API for sessiongate, using only Node's standard library.
+//
+// It decides who logs in (answering with the `Sessiongate-Login` control header), logs out
+// (`Sessiongate-Logout`), and shows what it sees behind the gateway: the user header and the
+// verified assertion claims. Run directly: `node scripts/demo-origin.mjs` listens on
+// 127.0.0.1:$DEMO_ORIGIN_PORT (default 8788) and verifies assertions with $ASSERTION_SECRET.
+
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import { pathToFileURL } from 'node:url';
+
+export const DEMO_PASSWORD = 'sessiongate-demo';
+const DEMO_USERS = {
+  alice: { role: 'admin' },
+  bob: { role: 'user' },
+};
+
+/** Verifies an HS256 JWT with `secret`; returns `{ claims }` or `{ error }`. */
+export function verifyAssertion(token, secret, nowSeconds = Math.floor(Date.now() / 1000)) {
+  if (!token) return { error: 'missing' };
+  const parts = token.split('.');
+  if (parts.length !== 3) return { error: 'malformed' };
+  const [header, payload, signature] = parts;
+  let parsedHeader;
+  try {
+    parsedHeader = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
+  } catch {
+    return { error: 'malformed' };
+  }
+  if (parsedHeader.alg !== 'HS256') return { error: 'wrong algorithm' };
+  const expected = createHmac('sha256', secret).update(`${header}.${payload}`).digest();
+  const given = Buffer.from(signature, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    return { error: 'bad signature' };
+  }
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  if (claims.iss !== 'sessiongate') return { error: 'wrong issuer' };
+  if (typeof claims.exp !== 'number' || claims.exp <= nowSeconds) return { error: 'expired' };
+  return { claims };
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function parseCredentials(body, contentType = '') {
+  if (contentType.includes('application/json')) {
+    try {
+      return JSON.parse(body);
+    } catch {
+      return {};
+    }
+  }
+  return Object.fromEntries(new URLSearchParams(body));
+}
+
+function json(res, status, value, headers = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(value));
+}
+
+const LOGIN_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>sessiongate demo: sign in</title></head>
+<body><main><h1>Sign in</h1>
+<form method="post" action="/login">
+<label>User <input name="username" autocomplete="username" value="alice"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<button type="submit">Sign in</button></form>
+<p>Demo users: alice, bob. Password: <code>${DEMO_PASSWORD}</code>.</p>
+<p><a href="/whoami">Who am I?</a></p></main></body></html>`;
+
+/**
+ * Starts the demo origin. Returns `{ server, port, url, requests, close }`; `requests` records
+ * every request the origin received (method, url, headers, body), for tests.
+ */
+export async function startDemoOrigin({
+  port = 0,
+  host = '127.0.0.1',
+  assertionSecret,
+  userHeader = 'x-sessiongate-user',
+  assertionHeader = 'x-sessiongate-assertion',
+} = {}) {
+  const requests = [];
+  const server = createServer(async (req, res) => {
+    const body = await readBody(req);
+    requests.push({ method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, body });
+    const path = new URL(req.url, 'http://origin').pathname;
+
+    if (path === '/health') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return res.end('ok');
+    }
+    if ((path === '/' || path === '/login') && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return res.end(LOGIN_PAGE);
+    }
+    if (path === '/login' && req.method === 'POST') {
+      const { username, password } = parseCredentials(body, req.headers['content-type']);
+      const data = DEMO_USERS[username];
+      if (!data || password !== DEMO_PASSWORD) {
+        return json(res, 401, { ok: false, error: 'wrong user or password' });
+      }
+      return json(res, 200, { ok: true, user: username }, {
+        'Sessiongate-Login': JSON.stringify({ user: username, data }),
+      });
+    }
+    if (path === '/logout' && req.method === 'POST') {
+      return json(res, 200, { ok: true }, { 'Sessiongate-Logout': 'session' });
+    }
+    if (path === '/logout-all' && req.method === 'POST') {
+      return json(res, 200, { ok: true }, { 'Sessiongate-Logout': 'all' });
+    }
+    if (path === '/whoami') {
+      const token = req.headers[assertionHeader.toLowerCase()];
+      const verified = assertionSecret ? verifyAssertion(token, assertionSecret) : { error: 'no ASSERTION_SECRET' };
+      return json(res, 200, {
+        user: req.headers[userHeader.toLowerCase()] ?? null,
+        assertion: verified.claims ?? null,
+        assertionError: verified.error ?? null,
+      });
+    }
+    if (path === '/echo' || path.startsWith('/echo/')) {
+      return json(res, 200, { method: req.method, url: req.url, headers: req.headers, body });
+    }
+    return json(res, 404, { error: 'not found' });
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  const actualPort = server.address().port;
+  return {
+    server,
+    port: actualPort,
+    url: `http://${host}:${actualPort}`,
+    requests,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections?.();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const port = Number(process.env.DEMO_ORIGIN_PORT ?? 8788);
+  const origin = await startDemoOrigin({ port, assertionSecret: process.env.ASSERTION_SECRET });
+  console.log(`demo origin listening on ${origin.url}`);
+}

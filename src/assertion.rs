@@ -121,8 +121,7 @@ impl AssertionKey {
         let payload = URL_SAFE_NO_PAD
             .decode(payload_b64)
             .map_err(|_| AssertionError::Malformed)?;
-        let claims: Claims =
-            serde_json::from_slice(&payload).map_err(|_| AssertionError::Malformed)?;
+        let claims: Claims = crate::json::from_object(&payload).ok_or(AssertionError::Malformed)?;
         if claims.iss != ISSUER {
             return Err(AssertionError::WrongIssuer);
         }
@@ -151,11 +150,11 @@ fn is_hs256_header(header_b64: &str) -> bool {
     let Ok(bytes) = URL_SAFE_NO_PAD.decode(header_b64) else {
         return false;
     };
-    match serde_json::from_slice::<Header>(&bytes) {
-        Ok(h) => {
+    match crate::json::from_object::<Header>(&bytes) {
+        Some(h) => {
             h.alg == "HS256" && h.crit.is_none() && h.typ.as_deref().is_none_or(|t| t == "JWT")
         }
-        Err(_) => false,
+        None => false,
     }
 }
 

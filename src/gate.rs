@@ -642,8 +642,8 @@ struct LoginInstruction {
 }
 
 fn parse_login(raw: &str) -> Result<LoginInstruction, String> {
-    let login: LoginInstruction = serde_json::from_str(raw.trim())
-        .map_err(|_| "Sessiongate-Login is not {\"user\":…,\"data\":{…}} JSON".to_owned())?;
+    let login: LoginInstruction = crate::json::from_object(raw.trim().as_bytes())
+        .ok_or_else(|| "Sessiongate-Login is not {\"user\":…,\"data\":{…}} JSON".to_owned())?;
     if !is_valid_user(&login.user) {
         return Err("Sessiongate-Login user must be 1-256 printable ASCII characters".to_owned());
     }

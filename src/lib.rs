@@ -30,6 +30,7 @@ pub mod config;
 pub mod cookie;
 pub mod gate;
 pub mod headers;
+mod json;
 pub mod paths;
 pub mod session;
 pub mod signing;

@@ -164,7 +164,7 @@ impl SessionRecord {
             return Err(RecordError::TooLarge);
         }
         let record: SessionRecord =
-            serde_json::from_str(json).map_err(|_| RecordError::Malformed)?;
+            crate::json::from_object(json.as_bytes()).ok_or(RecordError::Malformed)?;
         if record.v != RECORD_VERSION {
             return Err(RecordError::UnsupportedVersion);
         }

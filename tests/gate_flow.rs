@@ -866,6 +866,11 @@ fn malformed_login_instructions_are_502_and_set_no_cookie() {
     let h = Harness::new();
     for bad in [
         "alice",
+        // Arrays decode into derived structs by field order; the instruction must be an object.
+        "[\"alice\"]",
+        "[\"alice\",{\"role\":\"admin\"}]",
+        "{\"user\":\"alice\",\"user\":\"root\"}",
+        "{\"user\":\"alice\"} trailing",
         "{\"user\":\"\"}",
         "{\"user\":\"a\\r\\nb\"}",
         "{\"user\":\"alice\",\"admin\":true}",

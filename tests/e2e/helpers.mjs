@@ -1,0 +1,301 @@
+// Shared harness of the end-to-end tests: the real Worker (build/index.js + Wasm) in workerd via
+// Miniflare with local KV, real HTTP origins on 127.0.0.1, and a raw HTTP client.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Log, LogLevel, Miniflare } from 'miniflare';
+import signature from 'cookie-signature';
+import { startDemoOrigin } from '../../scripts/demo-origin.mjs';
+
+export { startDemoOrigin };
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BUILD = path.join(ROOT, 'build');
+export const SESSION_SECRET = 'e2e-session-secret-0123456789abcdefghij';
+export const OLD_SECRET = 'e2e-previous-secret-0123456789abcdefghi';
+export const ASSERTION_SECRET = 'e2e-assertion-secret-0123456789abcdefgh';
+export const UA = 'Mozilla/5.0 (X11; Linux x86_64) e2e/1.0';
+export const COOKIE = 'sessiongate';
+
+const KV_WRAPPER = readFileSync(new URL('./fixtures/kv-wrapper.mjs', import.meta.url), 'utf8');
+export const COMPATIBILITY_DATE = '2026-04-01';
+
+/**
+ * Starts the gateway Worker (build/index.js and its Wasm) in workerd. `vars` override the defaults
+ * below (a value of `undefined` removes the setting). KV:
+ * - by default SESSIONS is a plain local KV namespace;
+ * - `countKv: true` puts a wrapper in front of it that reports every operation to `kvOps`
+ *   (e.g. `['get', 'put']`), to prove that some requests never touch KV;
+ * - `kvFault: 'error' | 'hang'` replaces it with a binding whose every operation rejects or never
+ *   settles (`kvOps` still records the attempts).
+ * Returns `{ url, mf, kv(), kvOps, logs, close() }`; `kv()` is the underlying namespace (for seeding
+ * and inspecting records), `logs` collects the Worker's console lines.
+ */
+export async function startGateway({ originUrl, vars = {}, kvFault = null, countKv = false } = {}) {
+  const bindings = {
+    SESSION_SECRET,
+    ASSERTION_SECRET,
+    ORIGIN_URL: originUrl,
+    PUBLIC_PATHS: '/health,/login,/static/*',
+    COOKIE_NAME: COOKIE,
+    COOKIE_SECURE: 'false',
+    ...vars,
+  };
+  for (const [key, value] of Object.entries(bindings)) {
+    if (value === undefined) delete bindings[key];
+  }
+  const gateway = {
+    name: 'gateway',
+    modules: true,
+    modulesRoot: BUILD,
+    scriptPath: path.join(BUILD, 'index.js'),
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings,
+  };
+  const workers = [gateway];
+  const kvOps = [];
+  const wrapped = Boolean(kvFault || countKv);
+  if (wrapped) {
+    // The wrapper and a direct binding share one namespace id, so the test can still read and
+    // seed the records the gateway sees. A wrapped-binding worker must not set a compatibility
+    // date (it runs with the gateway's).
+    gateway.kvNamespaces = { SESSIONS_DIRECT: 'sessions' };
+    gateway.wrappedBindings = { SESSIONS: { scriptName: 'kv-wrapper', bindings: { MODE: kvFault ?? 'pass' } } };
+    workers.push({
+      name: 'kv-wrapper',
+      modules: true,
+      script: KV_WRAPPER,
+      kvNamespaces: { INNER: 'sessions' },
+      serviceBindings: {
+        PROBE(req) {
+          kvOps.push(new URL(req.url).pathname.slice(1));
+          return new Response(null, { status: 204 });
+        },
+      },
+    });
+  } else {
+    gateway.kvNamespaces = ['SESSIONS'];
+  }
+  const logs = [];
+  const mf = new Miniflare({
+    host: '127.0.0.1',
+    port: 0,
+    cf: false, // no request to workers.cloudflare.com for the `cf` object
+    workers,
+    log: new Log(LogLevel.WARN),
+    handleRuntimeStdio(stdout, stderr) {
+      for (const stream of [stdout, stderr]) {
+        let buffered = '';
+        stream.on('data', (chunk) => {
+          buffered += chunk;
+          const lines = buffered.split('\n');
+          buffered = lines.pop();
+          logs.push(...lines.filter(Boolean));
+        });
+      }
+    },
+  });
+  let url;
+  try {
+    url = (await mf.ready).toString().replace(/\/$/, '');
+  } catch (error) {
+    await mf.dispose().catch(() => {});
+    throw error;
+  }
+  return {
+    url,
+    mf,
+    logs,
+    kvOps,
+    kv: () => mf.getKVNamespace(wrapped ? 'SESSIONS_DIRECT' : 'SESSIONS'),
+    close: () => mf.dispose(),
+  };
+}
+
+/**
+ * One HTTP request with full control over headers (`headers` may be an object or an array of
+ * [name, value] pairs, repeated names allowed). Resolves `{ status, headers, body, json() }`;
+ * `headers['set-cookie']` is an array.
+ */
+export function request(baseUrl, method, pathAndQuery, { headers = {}, body } = {}) {
+  const target = new URL(baseUrl);
+  const pairs = Array.isArray(headers) ? [...headers] : Object.entries(headers);
+  // With raw header arrays Node adds no Host header of its own.
+  if (!pairs.some(([name]) => name.toLowerCase() === 'host')) pairs.unshift(['host', target.host]);
+  const rawHeaders = pairs.flat();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: target.hostname, port: target.port, method, path: pathAndQuery, headers: rawHeaders, agent: false },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode, headers: res.headers, body: text, json: () => JSON.parse(text) });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+/** The `name=value` part of the session cookie a response sets, or undefined. */
+export function sessionCookie(response, name = COOKIE) {
+  const line = (response.headers['set-cookie'] ?? []).find((c) => c.startsWith(`${name}=`));
+  return line?.split(';')[0];
+}
+
+/** The session id inside a `name=s%3A<id>.<sig>` cookie, verified with cookie-signature. */
+export function sessionIdOf(cookie, secret = SESSION_SECRET) {
+  const value = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1));
+  if (!value.startsWith('s:')) return false;
+  return signature.unsign(value.slice(2), secret);
+}
+
+/** A cookie for `id` signed like express-session does. */
+export function signedCookie(id, secret = SESSION_SECRET, name = COOKIE) {
+  return `${name}=${encodeURIComponent(`s:${signature.sign(id, secret)}`)}`;
+}
+
+/**
+ * Logs `user` in through the demo origin; returns the session cookie (`name=value`): the one named
+ * `name`, or without `name` the one whose value is signed (`s%3A…`), whatever the gateway's
+ * COOKIE_NAME.
+ */
+export async function login(gatewayUrl, user = 'alice', { ua = UA, cookie, name } = {}) {
+  const headers = { 'content-type': 'application/json', 'user-agent': ua };
+  if (cookie) headers.cookie = cookie;
+  const res = await request(gatewayUrl, 'POST', '/login', {
+    headers,
+    body: JSON.stringify({ username: user, password: 'sessiongate-demo' }),
+  });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${res.body}`);
+  const set = name
+    ? sessionCookie(res, name)
+    : (res.headers['set-cookie'] ?? []).find((c) => /^[^=;]+=s%3A/.test(c))?.split(';')[0];
+  if (!set) throw new Error(`login set no ${name ?? 'signed'} cookie: ${res.headers['set-cookie']}`);
+  return set;
+}
+
+/** A port on 127.0.0.1 with nothing listening on it. */
+export async function closedPort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The stable error code of a refusal. */
+export function errorCode(res) {
+  try {
+    return res.json().error;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A test origin with routes the demo origin does not have. Every request is recorded in
+ * `requests` ({ method, url, headers, body }).
+ * - `/control` (and any path ending in `/control`): answers 200 with the control headers the request asks for: `x-test-login` and
+ *   `x-test-logout` carry base64url-encoded header values (each may be repeated, giving repeated
+ *   response headers), so any byte sequence can be sent back as `Sessiongate-Login/Logout`;
+ * - `/hang`: never answers; `/reset`: destroys the connection;
+ * - `/stream`: sends `first\n` at once and `second\n` only after `release()`;
+ * - anything else: echoes `{ method, url, headers, body }` as JSON.
+ */
+export async function startTestOrigin() {
+  const requests = [];
+  const releases = [];
+  const decode = (value) => [value ?? []].flat().flatMap((v) => v.split(','))
+    .map((v) => Buffer.from(v.trim(), 'base64url').toString('latin1'));
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      requests.push({ method: req.method, url: req.url, headers: req.headers, body });
+      const { pathname } = new URL(req.url, 'http://origin');
+      if (pathname === '/hang') return undefined;
+      if (pathname === '/stream') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('first\n');
+        return releases.push(() => res.end('second\n'));
+      }
+      if (pathname === '/reset') return req.socket.destroy();
+      if (pathname === '/control' || pathname.endsWith('/control')) {
+        const headers = [['content-type', 'application/json']];
+        for (const v of decode(req.headers['x-test-login'])) headers.push(['Sessiongate-Login', v]);
+        for (const v of decode(req.headers['x-test-logout'])) headers.push(['Sessiongate-Logout', v]);
+        res.writeHead(200, headers.flat());
+        return res.end('{"ok":true}');
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    /** Lets every `/stream` response waiting for it finish. */
+    release: () => releases.splice(0).forEach((finish) => finish()),
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/** `Buffer.from(text).toString('base64url')`, for `x-test-login` / `x-test-logout`. */
+export const b64url = (text) => Buffer.from(text, 'latin1').toString('base64url');
+
+/** The SHA-256 of a User-Agent as the session record stores it (base64url, no padding). */
+export function uaHash(ua) {
+  return createHash('sha256').update(ua, 'utf8').digest('base64url');
+}
+
+/**
+ * Writes a session record for `id` into `kv` with the README's schema (and its per-user index
+ * key), as if the gateway had created it at `created`. `overrides` replace fields of the record.
+ */
+export async function seedSession(kv, id, { user = 'alice', data = { role: 'admin' }, ua = UA, overrides = {} } = {}) {
+  const now = Date.now();
+  const record = {
+    v: 1,
+    user,
+    data,
+    ua: ua === null ? null : uaHash(ua),
+    created: now,
+    last_seen: now,
+    idle_expires: now + 1800 * 1000,
+    absolute_expires: now + 86400 * 1000,
+    ...overrides,
+  };
+  await kv.put(`sess:${id}`, JSON.stringify(record), { expirationTtl: 3600 });
+  await kv.put(`user:${Buffer.from(user).toString('base64url')}:${id}`, '', { expirationTtl: 3600 });
+  return record;
+}
+
+/** Parses one `Set-Cookie` line into `{ name, value, attrs }` (attribute names lowercased). */
+export function parseSetCookie(line) {
+  const [pair, ...rest] = line.split(';').map((s) => s.trim());
+  const eq = pair.indexOf('=');
+  const attrs = {};
+  for (const attr of rest) {
+    const i = attr.indexOf('=');
+    if (i === -1) attrs[attr.toLowerCase()] = true;
+    else attrs[attr.slice(0, i).toLowerCase()] = attr.slice(i + 1);
+  }
+  return { name: pair.slice(0, eq), value: pair.slice(eq + 1), attrs };
+}

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { after, test } from 'node:test';
 import {
   ASSERTION_SECRET, UA, closedPort, errorCode, request, signedCookie, startDemoOrigin,
-  startGateway,
+  startGateway, startTestOrigin,
 } from './helpers.mjs';
 
 const cleanups = [];
@@ -15,6 +15,11 @@ async function gatewayWith(options) {
   const gateway = await startGateway(options);
   cleanups.push(() => gateway.close());
   return gateway;
+}
+async function testOrigin() {
+  const origin = await startTestOrigin();
+  cleanups.push(() => origin.close());
+  return origin;
 }
 async function demoOrigin() {
   const origin = await startDemoOrigin({ assertionSecret: ASSERTION_SECRET });
@@ -74,48 +79,33 @@ test('origin down: 502 origin_unreachable', async () => {
   assert.equal(errorCode(res), 'origin_unreachable');
 });
 
-test('origin that hangs past ORIGIN_TIMEOUT_MS: 504, then recovery', async () => {
-  let hang = true;
-  const server = http.createServer((req, res) => {
-    if (!hang) {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('back');
-    }
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+test('origin that hangs past ORIGIN_TIMEOUT_MS: 504, and the next request is served', async () => {
+  const origin = await testOrigin();
   const gateway = await gatewayWith({
-    originUrl: `http://127.0.0.1:${server.address().port}`,
-    vars: { ORIGIN_TIMEOUT_MS: '500' },
+    originUrl: origin.url,
+    vars: { ORIGIN_TIMEOUT_MS: '500', PUBLIC_PATHS: '/hang,/ok' },
   });
-  const res = await request(gateway.url, 'GET', '/health');
+  const res = await request(gateway.url, 'GET', '/hang');
   assert.equal(res.status, 504);
   assert.equal(errorCode(res), 'origin_timeout');
-  hang = false;
-  const recovered = await request(gateway.url, 'GET', '/health');
-  assert.equal(recovered.status, 200);
-  assert.equal(recovered.body, 'back');
+  const next = await request(gateway.url, 'GET', '/ok');
+  assert.equal(next.status, 200);
+  assert.equal(next.json().url, '/ok');
 });
 
 test('origin that resets the connection: 502', async () => {
-  const server = http.createServer((req) => req.socket.destroy());
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise((r) => server.close(r)));
-  const gateway = await gatewayWith({ originUrl: `http://127.0.0.1:${server.address().port}` });
-  const res = await request(gateway.url, 'GET', '/health');
+  const origin = await testOrigin();
+  const gateway = await gatewayWith({ originUrl: origin.url, vars: { PUBLIC_PATHS: '/reset' } });
+  const res = await request(gateway.url, 'GET', '/reset');
   assert.equal(res.status, 502);
   assert.equal(errorCode(res), 'origin_unreachable');
 });
 
 test('a malformed login instruction from the origin: 502 origin_protocol_error, no cookie', async () => {
-  const server = http.createServer((req, res) => {
-    res.writeHead(200, { 'Sessiongate-Login': '{"user":"alice","role":"admin"}' });
-    res.end('ok');
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise((r) => server.close(r)));
-  const gateway = await gatewayWith({ originUrl: `http://127.0.0.1:${server.address().port}` });
-  const res = await request(gateway.url, 'POST', '/login');
+  const origin = await testOrigin();
+  const gateway = await gatewayWith({ originUrl: origin.url, vars: { PUBLIC_PATHS: '/control' } });
+  const instruction = Buffer.from('{"user":"alice","role":"admin"}').toString('base64url');
+  const res = await request(gateway.url, 'POST', '/control', { headers: { 'x-test-login': instruction } });
   assert.equal(res.status, 502);
   assert.equal(errorCode(res), 'origin_protocol_error');
   assert.equal(res.headers['set-cookie'], undefined);

@@ -341,7 +341,7 @@ where
 
     if path == forward.gateway_path || path.starts_with(&format!("{}/", forward.gateway_path)) {
         return gateway_endpoint(
-            &mut flow,
+            flow,
             forward,
             store,
             &method,
@@ -820,12 +820,6 @@ fn same_origin(headers: &[(String, String)], request_origin: &str) -> bool {
     }
 }
 
-fn is_safe_method(method: &str) -> bool {
-    ["GET", "HEAD", "OPTIONS"]
-        .iter()
-        .any(|m| method.eq_ignore_ascii_case(m))
-}
-
 fn json_ok<B>(mut flow: Flow<'_>, body: String) -> Outcome<B> {
     let mut headers = json_headers();
     if let Some(cookie) = flow.set_cookie.take() {
@@ -845,7 +839,7 @@ fn json_ok<B>(mut flow: Flow<'_>, body: String) -> Outcome<B> {
 
 #[allow(clippy::too_many_arguments)]
 async fn gateway_endpoint<S: KeyValueStore, B>(
-    flow: &mut Flow<'_>,
+    mut flow: Flow<'_>,
     forward: &ForwardConfig,
     store: &S,
     method: &str,
@@ -855,11 +849,6 @@ async fn gateway_endpoint<S: KeyValueStore, B>(
     headers: &[(String, String)],
     now_ms: u64,
 ) -> Outcome<B> {
-    let mut flow = Flow {
-        session_config: flow.session_config,
-        log: core::mem::take(&mut flow.log),
-        set_cookie: None,
-    };
     flow.log.event = "gateway";
     let endpoint = path.get(forward.gateway_path.len()..).unwrap_or("");
     if endpoint != "/logout" {
@@ -868,7 +857,8 @@ async fn gateway_endpoint<S: KeyValueStore, B>(
     if !method.eq_ignore_ascii_case("POST") {
         return flow.refuse(Refusal::MethodNotAllowed, None);
     }
-    if !is_safe_method(method) && !same_origin(headers, request_origin) {
+    // Logout is the only endpoint and it is POST-only, so the cross-site check always applies.
+    if !same_origin(headers, request_origin) {
         return flow.refuse(Refusal::CrossSiteRequest, None);
     }
     let presented = presented_cookie(flow.session_config, headers);

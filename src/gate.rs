@@ -252,6 +252,8 @@ enum Presented {
 struct LiveSession {
     id: SessionId,
     record: SessionRecord,
+    /// Keyed handle of the id (computed once: it goes into the log and the assertion).
+    handle: String,
 }
 
 /// State carried through one request: the log line and the cookie to set, if any.
@@ -284,13 +286,6 @@ impl<'a> Flow<'a> {
             background: Vec::new(),
             log: self.log,
         }
-    }
-
-    fn note_session(&mut self, session: &LiveSession) {
-        if let Some(s) = self.session_config {
-            self.log.sid = Some(s.assertion_key.session_handle(&session.id));
-        }
-        self.log.user = Some(session.record.user.clone());
     }
 }
 
@@ -360,10 +355,7 @@ where
     let mut session: Option<LiveSession> = None;
     if !is_public {
         match authenticate(&mut flow, store, &presented, &headers, now_ms).await {
-            Ok(live) => {
-                flow.note_session(&live);
-                session = Some(live);
-            }
+            Ok(live) => session = Some(live),
             Err((refusal, detail)) => return flow.refuse(refusal, detail),
         }
     }
@@ -537,7 +529,8 @@ async fn authenticate<S: KeyValueStore>(
         Presented::Invalid => return Err((Refusal::InvalidSessionCookie, None)),
         Presented::Valid(id) => id.clone(),
     };
-    flow.log.sid = Some(s.assertion_key.session_handle(&id));
+    let handle = s.assertion_key.session_handle(&id);
+    flow.log.sid = Some(handle.clone());
     let stored = store
         .get(&id.record_key())
         .await
@@ -571,7 +564,7 @@ async fn authenticate<S: KeyValueStore>(
         };
         return Err((Refusal::UserAgentMismatch, Some(detail)));
     }
-    Ok(LiveSession { id, record })
+    Ok(LiveSession { id, record, handle })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -614,7 +607,7 @@ fn build_origin_request<B>(
         let claims = Claims {
             iss: ISSUER.to_owned(),
             sub: live.record.user.clone(),
-            sid: s.assertion_key.session_handle(&live.id),
+            sid: live.handle.clone(),
             iat: now_s,
             exp: now_s.saturating_add(s.assertion_ttl_s),
             data: live.record.data.clone(),
@@ -866,7 +859,6 @@ async fn gateway_endpoint<S: KeyValueStore, B>(
         Ok(live) => live,
         Err((refusal, detail)) => return flow.refuse(refusal, detail),
     };
-    flow.note_session(&live);
     let scope = match query.map(|q| q.split('&').any(|pair| pair == "scope=all")) {
         Some(true) => LogoutScope::AllOfUser,
         _ => LogoutScope::Session,

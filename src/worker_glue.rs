@@ -87,6 +87,19 @@ fn kv_error_text(error: impl core::fmt::Display, key: &str) -> String {
         .collect()
 }
 
+/// Runs one KV operation with the timeout; errors become log-safe `StoreError`s (`key` is
+/// scrubbed from their text).
+async fn kv_call<T>(
+    timeout_ms: u64,
+    key: &str,
+    operation: impl core::future::Future<Output = Result<T, worker::KvError>>,
+) -> Result<T, StoreError> {
+    match with_timeout(timeout_ms, operation).await {
+        None => Err(StoreError::Timeout),
+        Some(result) => result.map_err(|e| StoreError::Unavailable(kv_error_text(e, key))),
+    }
+}
+
 /// Workers KV with a timeout on every operation.
 struct WorkersKv {
     kv: Option<KvStore>,
@@ -103,11 +116,7 @@ impl WorkersKv {
 
 impl KeyValueStore for WorkersKv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let kv = self.kv()?;
-        match with_timeout(self.timeout_ms, kv.get(key).text()).await {
-            None => Err(StoreError::Timeout),
-            Some(result) => result.map_err(|e| StoreError::Unavailable(kv_error_text(e, key))),
-        }
+        kv_call(self.timeout_ms, key, self.kv()?.get(key).text()).await
     }
 
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
@@ -116,18 +125,11 @@ impl KeyValueStore for WorkersKv {
             .put(key, value)
             .map_err(|e| StoreError::Unavailable(kv_error_text(e, key)))?
             .expiration_ttl(ttl_seconds);
-        match with_timeout(self.timeout_ms, put.execute()).await {
-            None => Err(StoreError::Timeout),
-            Some(result) => result.map_err(|e| StoreError::Unavailable(kv_error_text(e, key))),
-        }
+        kv_call(self.timeout_ms, key, put.execute()).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let kv = self.kv()?;
-        match with_timeout(self.timeout_ms, kv.delete(key)).await {
-            None => Err(StoreError::Timeout),
-            Some(result) => result.map_err(|e| StoreError::Unavailable(kv_error_text(e, key))),
-        }
+        kv_call(self.timeout_ms, key, self.kv()?.delete(key)).await
     }
 
     async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -139,12 +141,7 @@ impl KeyValueStore for WorkersKv {
             if let Some(c) = cursor.take() {
                 list = list.cursor(c);
             }
-            let page = match with_timeout(self.timeout_ms, list.execute()).await {
-                None => return Err(StoreError::Timeout),
-                Some(result) => {
-                    result.map_err(|e| StoreError::Unavailable(kv_error_text(e, prefix)))?
-                }
-            };
+            let page = kv_call(self.timeout_ms, prefix, list.execute()).await?;
             keys.extend(page.keys.into_iter().map(|k| k.name));
             match page.cursor {
                 Some(next) if !page.list_complete && !next.is_empty() => cursor = Some(next),

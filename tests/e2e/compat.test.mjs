@@ -6,7 +6,7 @@ import express from 'express';
 import session from 'express-session';
 import { jwtVerify } from 'jose';
 import {
-  ASSERTION_SECRET, OLD_SECRET, SESSION_SECRET, UA, errorCode, login, parseSetCookie, request,
+  ASSERTION_SECRET, OLD_SECRET, SESSION_SECRET, UA, errorCode, login, parseSetCookie, postLogin, request,
   seedSession, sessionIdOf, signedCookie, startDemoOrigin, startGateway, uaHash,
 } from './helpers.mjs';
 
@@ -155,10 +155,7 @@ describe('production cookie defaults', () => {
   const NAME = '__Host-sessiongate';
 
   test('login sets __Host-sessiongate with Secure, HttpOnly, Path=/, SameSite=Lax, Max-Age, no Domain', async () => {
-    const res = await request(gateway.url, 'POST', '/login', {
-      headers: { 'content-type': 'application/json', 'user-agent': UA },
-      body: JSON.stringify({ username: 'alice', password: 'sessiongate-demo' }),
-    });
+    const res = await postLogin(gateway.url, 'alice');
     assert.equal(res.status, 200);
     const lines = (res.headers['set-cookie'] ?? []).filter((c) => c.startsWith(`${NAME}=`));
     assert.equal(lines.length, 1, String(res.headers['set-cookie']));
@@ -260,10 +257,7 @@ describe('cookie settings and the assertion', () => {
 describe('user-agent binding variants', () => {
   test('a session created without a User-Agent is refused (and destroyed) when one appears', async () => {
     const gateway = await gatewayWith({});
-    const res = await request(gateway.url, 'POST', '/login', {
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'alice', password: 'sessiongate-demo' }),
-    });
+    const res = await postLogin(gateway.url, 'alice', { ua: null });
     const cookie = res.headers['set-cookie'].find((c) => c.startsWith('sessiongate=')).split(';')[0];
     const record = JSON.parse(await (await gateway.kv()).get(`sess:${sessionIdOf(cookie)}`));
     assert.equal(record.ua, uaHash(''), 'bound to the empty User-Agent');

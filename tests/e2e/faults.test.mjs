@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, test } from 'node:test';
 import {
-  ASSERTION_SECRET, UA, closedPort, errorCode, request, signedCookie, startDemoOrigin,
+  ASSERTION_SECRET, UA, closedPort, errorCode, postLogin, request, signedCookie, startDemoOrigin,
   startGateway, startTestOrigin,
 } from './helpers.mjs';
 
@@ -63,10 +63,7 @@ test('KV that hangs past KV_TIMEOUT_MS: 503', async () => {
 test('login while KV is down: 503 and no cookie', async () => {
   const origin = await demoOrigin();
   const gateway = await gatewayWith({ originUrl: origin.url, kvFault: 'error' });
-  const res = await request(gateway.url, 'POST', '/login', {
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'alice', password: 'sessiongate-demo' }),
-  });
+  const res = await postLogin(gateway.url, 'alice', { ua: null });
   assert.equal(res.status, 503);
   assert.equal(res.headers['set-cookie'], undefined);
 });

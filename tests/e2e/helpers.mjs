@@ -169,18 +169,27 @@ export function signedCookie(id, secret = SESSION_SECRET, name = COOKIE) {
  * COOKIE_NAME.
  */
 export async function login(gatewayUrl, user = 'alice', { ua = UA, cookie, name } = {}) {
-  const headers = { 'content-type': 'application/json', 'user-agent': ua };
-  if (cookie) headers.cookie = cookie;
-  const res = await request(gatewayUrl, 'POST', '/login', {
-    headers,
-    body: JSON.stringify({ username: user, password: 'sessiongate-demo' }),
-  });
+  const res = await postLogin(gatewayUrl, user, { ua, cookie });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${res.body}`);
   const set = name
     ? sessionCookie(res, name)
     : (res.headers['set-cookie'] ?? []).find((c) => /^[^=;]+=s%3A/.test(c))?.split(';')[0];
   if (!set) throw new Error(`login set no ${name ?? 'signed'} cookie: ${res.headers['set-cookie']}`);
   return set;
+}
+
+/**
+ * POSTs the demo origin's JSON login form through the gateway and returns the raw response.
+ * `ua: null` sends no User-Agent; `cookie` is sent as the Cookie header when given.
+ */
+export function postLogin(gatewayUrl, user = 'alice', { ua = UA, cookie, password = 'sessiongate-demo' } = {}) {
+  const headers = { 'content-type': 'application/json' };
+  if (ua !== null) headers['user-agent'] = ua;
+  if (cookie) headers.cookie = cookie;
+  return request(gatewayUrl, 'POST', '/login', {
+    headers,
+    body: JSON.stringify({ username: user, password }),
+  });
 }
 
 /** A port on 127.0.0.1 with nothing listening on it. */

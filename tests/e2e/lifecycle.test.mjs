@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { jwtVerify } from 'jose';
 import signature from 'cookie-signature';
 import {
-  ASSERTION_SECRET, COOKIE, SESSION_SECRET, UA, errorCode, login, request, sessionCookie,
+  ASSERTION_SECRET, COOKIE, SESSION_SECRET, UA, errorCode, login, postLogin, request, sessionCookie,
   sessionIdOf, signedCookie, startDemoOrigin, startGateway,
 } from './helpers.mjs';
 
@@ -26,10 +26,7 @@ const lastSeenByOrigin = () => origin.requests.at(-1);
 
 describe('login', () => {
   test('the origin\'s login header creates a session; the client never sees the header', async () => {
-    const res = await request(gateway.url, 'POST', '/login', {
-      headers: { 'content-type': 'application/json', 'user-agent': UA },
-      body: JSON.stringify({ username: 'alice', password: 'sessiongate-demo' }),
-    });
+    const res = await postLogin(gateway.url, 'alice');
     assert.equal(res.status, 200);
     assert.equal(res.headers['sessiongate-login'], undefined);
     const setCookie = res.headers['set-cookie'].find((c) => c.startsWith(`${COOKIE}=`));
@@ -52,10 +49,7 @@ describe('login', () => {
   });
 
   test('a wrong password creates no session', async () => {
-    const res = await request(gateway.url, 'POST', '/login', {
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'alice', password: 'nope' }),
-    });
+    const res = await postLogin(gateway.url, 'alice', { ua: null, password: 'nope' });
     assert.equal(res.status, 401);
     assert.equal(res.headers['set-cookie'], undefined);
   });
@@ -224,10 +218,7 @@ describe('header hygiene', () => {
 
   test('the origin\'s control headers are stripped and its other cookies pass through', async () => {
     const cookie = await login(gateway.url);
-    const res = await request(gateway.url, 'POST', '/login', {
-      headers: { cookie, 'user-agent': UA, 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'bob', password: 'sessiongate-demo' }),
-    });
+    const res = await postLogin(gateway.url, 'bob', { cookie });
     assert.equal(res.status, 200);
     assert.deepEqual(Object.keys(res.headers).filter((h) => h.startsWith('sessiongate')), []);
   });

@@ -1,10 +1,10 @@
 // Failures around the gateway: it fails closed, answers clearly, and recovers.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import {
-  ASSERTION_SECRET, UA, closedPort, errorCode, postLogin, request, signedCookie, startDemoOrigin,
-  startGateway, startTestOrigin,
+  ASSERTION_SECRET, UA, closedPort, errorCode, login, postLogin, request, seedSession, sessionIdOf,
+  signedCookie, startDemoOrigin, startGateway, startTestOrigin,
 } from './helpers.mjs';
 
 const cleanups = [];
@@ -127,4 +127,105 @@ test('origin cookies and redirects pass through untouched next to the session co
   assert.ok(cookies.includes('theme=dark; Path=/'), cookies.join(' | '));
   assert.ok(cookies.includes('lang=en; Path=/'));
   assert.ok(cookies.some((c) => c.startsWith('sessiongate=s%3A')));
+});
+
+test('KV outage then recovery: 503 while it lasts, the same cookie passes once KV is back', async () => {
+  const origin = await demoOrigin();
+  const gateway = await gatewayWith({ originUrl: origin.url, countKv: true });
+  const cookie = await login(gateway.url);
+  for (const fault of ['error', 'hang']) {
+    gateway.setKvMode(fault);
+    const during = await request(gateway.url, 'GET', '/whoami', { headers: { cookie, 'user-agent': UA } });
+    assert.equal(during.status, 503, fault);
+    assert.equal(errorCode(during), 'store_unavailable', fault);
+    gateway.setKvMode(null);
+    const after = await request(gateway.url, 'GET', '/whoami', { headers: { cookie, 'user-agent': UA } });
+    assert.equal(after.status, 200, `${fault}: ${after.body}`);
+    assert.equal(after.json().user, 'alice');
+  }
+}, { timeout: 30_000 });
+
+describe('KV eventual consistency (a location serving what it last read)', () => {
+  test('stale read: a logged-out session is still accepted while the location serves its cached copy', async () => {
+    const origin = await demoOrigin();
+    const gateway = await gatewayWith({ originUrl: origin.url, countKv: true });
+    const cookie = await login(gateway.url);
+    const get = () => request(gateway.url, 'GET', '/whoami', { headers: { cookie, 'user-agent': UA } });
+    assert.equal((await get()).status, 200); // this location has now read the record
+    gateway.setKvMode('cached');
+    const out = await request(gateway.url, 'POST', '/.sessiongate/logout', { headers: { cookie, 'user-agent': UA } });
+    assert.equal(out.status, 200, out.body);
+    assert.equal(await (await gateway.kv()).get(`sess:${sessionIdOf(cookie)}`), null, 'deleted in KV');
+    // The documented revocation window (SECURITY.md): the stale copy still authenticates.
+    assert.equal((await get()).status, 200, 'stale copy inside the window');
+    gateway.setKvMode(null); // the cache entry expires
+    assert.equal(errorCode(await get()), 'unknown_session');
+  });
+
+  test('stale read of an expired record: the gateway\'s own timestamps still refuse it', async () => {
+    const origin = await demoOrigin();
+    const gateway = await gatewayWith({ originUrl: origin.url, countKv: true });
+    const id = 'stale-expired-000000000000000000000000000';
+    const kv = await gateway.kv();
+    await seedSession(kv, id, { overrides: { idle_expires: Date.now() + 1500 } });
+    const get = () => request(gateway.url, 'GET', '/whoami', { headers: { cookie: signedCookie(id), 'user-agent': UA } });
+    assert.equal((await get()).status, 200);
+    gateway.setKvMode('cached');
+    await new Promise((resolve) => { setTimeout(resolve, 1600); });
+    assert.equal(errorCode(await get()), 'session_expired', 'the cached record is past its idle expiry');
+  });
+
+  test('cached miss: a session written after this location read "not found" is unknown until the cache clears', async () => {
+    const origin = await demoOrigin();
+    const gateway = await gatewayWith({ originUrl: origin.url, countKv: true });
+    const id = 'cached-miss-00000000000000000000000000000';
+    const get = () => request(gateway.url, 'GET', '/whoami', { headers: { cookie: signedCookie(id), 'user-agent': UA } });
+    gateway.setKvMode('cached');
+    assert.equal(errorCode(await get()), 'unknown_session');
+    await seedSession(await gateway.kv(), id);
+    const cached = await get();
+    assert.equal(cached.status, 401, 'fails closed while the miss is cached');
+    assert.equal(errorCode(cached), 'unknown_session');
+    gateway.setKvMode(null);
+    assert.equal((await get()).status, 200, 'recovers when the cache clears');
+  });
+});
+
+test('origin down, then back on the same address: 502, then served', async () => {
+  const port = await closedPort();
+  const gateway = await gatewayWith({ originUrl: `http://127.0.0.1:${port}` });
+  const down = await request(gateway.url, 'GET', '/health');
+  assert.equal(down.status, 502);
+  assert.equal(errorCode(down), 'origin_unreachable');
+  const server = http.createServer((req, res) => res.end('up'));
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
+  const up = await request(gateway.url, 'GET', '/health');
+  assert.equal(up.status, 200);
+  assert.equal(up.body, 'up');
+});
+
+test('origin that resets, then a normal request: 502, then served', async () => {
+  const origin = await testOrigin();
+  const gateway = await gatewayWith({ originUrl: origin.url, vars: { PUBLIC_PATHS: '/reset,/ok' } });
+  assert.equal(errorCode(await request(gateway.url, 'GET', '/reset')), 'origin_unreachable');
+  const next = await request(gateway.url, 'GET', '/ok');
+  assert.equal(next.status, 200);
+  assert.equal(next.json().url, '/ok');
+});
+
+test('an authenticated request to a hanging origin: 504, the session survives, the next request passes', async () => {
+  const origin = await testOrigin();
+  const gateway = await gatewayWith({ originUrl: origin.url, vars: { ORIGIN_TIMEOUT_MS: '400', PUBLIC_PATHS: '/control' } });
+  const res = await request(gateway.url, 'POST', '/control', {
+    headers: { 'user-agent': UA, 'x-test-login': Buffer.from('{"user":"hank"}').toString('base64url') },
+  });
+  const cookie = res.headers['set-cookie'].find((c) => c.startsWith('sessiongate=')).split(';')[0];
+  const hung = await request(gateway.url, 'GET', '/hang', { headers: { cookie, 'user-agent': UA } });
+  assert.equal(hung.status, 504);
+  assert.equal(errorCode(hung), 'origin_timeout');
+  assert.equal(hung.headers['set-cookie'], undefined, 'a timeout does not clear the session cookie');
+  const next = await request(gateway.url, 'GET', '/echo', { headers: { cookie, 'user-agent': UA } });
+  assert.equal(next.status, 200);
+  assert.equal(next.json().headers['x-sessiongate-user'], 'hank');
 });

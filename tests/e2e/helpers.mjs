@@ -29,9 +29,12 @@ export const COMPATIBILITY_DATE = '2026-04-01';
  * - `countKv: true` puts a wrapper in front of it that reports every operation to `kvOps`
  *   (e.g. `['get', 'put']`), to prove that some requests never touch KV;
  * - `kvFault: 'error' | 'hang'` replaces it with a binding whose every operation rejects or never
- *   settles (`kvOps` still records the attempts).
- * Returns `{ url, mf, kv(), kvOps, logs, close() }`; `kv()` is the underlying namespace (for seeding
- * and inspecting records), `logs` collects the Worker's console lines.
+ *   settles (`kvOps` still records the attempts);
+ * - with either option, `setKvMode(mode)` switches the wrapper at run time ('pass', 'error',
+ *   'hang', or 'cached': reads answer what the gateway last read, ignoring later writes and
+ *   deletes, like KV's per-location cache); `setKvMode(null)` returns to the start-up mode.
+ * Returns `{ url, mf, kv(), kvOps, setKvMode(), logs, close() }`; `kv()` is the underlying namespace
+ * (for seeding and inspecting records), `logs` collects the Worker's console lines.
  */
 export async function startGateway({ originUrl, vars = {}, kvFault = null, countKv = false } = {}) {
   const bindings = {
@@ -57,6 +60,7 @@ export async function startGateway({ originUrl, vars = {}, kvFault = null, count
   };
   const workers = [gateway];
   const kvOps = [];
+  let kvMode = null;
   const wrapped = Boolean(kvFault || countKv);
   if (wrapped) {
     // The wrapper and a direct binding share one namespace id, so the test can still read and
@@ -72,7 +76,7 @@ export async function startGateway({ originUrl, vars = {}, kvFault = null, count
       serviceBindings: {
         PROBE(req) {
           kvOps.push(new URL(req.url).pathname.slice(1));
-          return new Response(null, { status: 204 });
+          return kvMode === null ? new Response(null, { status: 204 }) : new Response(kvMode);
         },
       },
     });
@@ -110,6 +114,10 @@ export async function startGateway({ originUrl, vars = {}, kvFault = null, count
     mf,
     logs,
     kvOps,
+    setKvMode(mode) {
+      if (!wrapped) throw new Error('setKvMode needs countKv or kvFault');
+      kvMode = mode;
+    },
     kv: () => mf.getKVNamespace(wrapped ? 'SESSIONS_DIRECT' : 'SESSIONS'),
     close: () => mf.dispose(),
   };

@@ -9,6 +9,8 @@
 
 use std::borrow::Cow;
 
+use crate::set_cookie::{self, Attributes, Value};
+
 /// One `name=value` pair of a `Cookie` header, as written (not yet decoded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct RawPair<'a> {
@@ -22,6 +24,8 @@ fn trim_sp_tab(s: &str) -> &str {
 
 /// Iterates the pairs of a `Cookie` header in order, duplicates included.
 fn raw_pairs(header: &str) -> impl Iterator<Item = RawPair<'_>> {
+    // jshttp/cookie returns nothing for a header shorter than `a=`, which only matters for `=`.
+    let header = if header.len() < 2 { "" } else { header };
     header.split(';').filter_map(|segment| {
         let (name, value) = segment.split_once('=')?;
         let value = trim_sp_tab(value);
@@ -163,7 +167,7 @@ pub enum SameSite {
 }
 
 impl SameSite {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             SameSite::Strict => "Strict",
             SameSite::Lax => "Lax",
@@ -193,25 +197,28 @@ impl CookieSettings {
     /// );
     /// ```
     pub fn set_cookie(&self, signed_value: &str, max_age_seconds: u64) -> String {
-        let value = encode_uri_component(signed_value);
-        self.with_attributes(&value, &format!("Max-Age={max_age_seconds}"))
+        let max_age = i64::try_from(max_age_seconds).unwrap_or(i64::MAX);
+        self.serialize(Value::Plain(signed_value), max_age, None)
     }
 
     /// `Set-Cookie` value that removes the session cookie.
     pub fn clear_cookie(&self) -> String {
-        self.with_attributes("", "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+        self.serialize(Value::Encoded(""), 0, Some(0))
     }
 
-    fn with_attributes(&self, value: &str, lifetime: &str) -> String {
-        let secure = if self.secure { "; Secure" } else { "" };
-        format!(
-            "{}={}; {}; Path=/; HttpOnly{}; SameSite={}",
-            self.name,
-            value,
-            lifetime,
-            secure,
-            self.same_site.as_str()
-        )
+    fn serialize(&self, value: Value<'_>, max_age: i64, expires_ms: Option<i64>) -> String {
+        let attributes = Attributes {
+            max_age: Some(max_age),
+            path: Some("/"),
+            expires_ms,
+            http_only: true,
+            secure: self.secure,
+            same_site: Some(self.same_site),
+            ..Attributes::default()
+        };
+        // The name is validated by configuration and the value is encoded here, so this never
+        // fails; an empty cookie (which clears nothing) is the harmless fallback.
+        set_cookie::serialize(&self.name, value, &attributes).unwrap_or_default()
     }
 }
 
@@ -324,7 +331,7 @@ mod tests {
         );
         assert_eq!(
             s.clear_cookie(),
-            "sid=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; SameSite=Strict"
+            "sid=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Strict"
         );
     }
 

@@ -4,7 +4,8 @@
 //! and thin glue for the Cloudflare Workers runtime behind the `worker` feature.
 //!
 //! - [`signing`]: `cookie-signature`-compatible sign / unsign with a keyring.
-//! - [`cookie`]: `Cookie` header parsing (jshttp/cookie rules) and `Set-Cookie` building.
+//! - [`cookie`]: `Cookie` header parsing (jshttp/cookie rules) and the session cookie.
+//! - [`set_cookie`]: `Set-Cookie` serialization (jshttp/cookie rules).
 //! - [`session`]: session ids, the KV record and its timeouts, user-agent binding.
 //! - [`assertion`]: the HS256 JWT the origin receives.
 //! - [`headers`], [`paths`]: header hygiene and public-path matching.
@@ -33,7 +34,16 @@ pub mod headers;
 mod json;
 pub mod paths;
 pub mod session;
+pub mod set_cookie;
 pub mod signing;
 
+#[cfg(feature = "embed")]
+pub mod js_gate;
+#[cfg(feature = "js-origin")]
+pub mod js_origin;
+#[cfg(feature = "js")]
+pub mod js_primitives;
+#[cfg(feature = "runtime")]
+mod runtime;
 #[cfg(feature = "worker")]
 mod worker_glue;

@@ -92,10 +92,21 @@ impl Keyring {
         let mut out = String::with_capacity(value.len() + 1 + SIGNATURE_LEN);
         out.push_str(value);
         out.push('.');
-        if let Some(key) = self.keys.first() {
-            STANDARD_NO_PAD.encode_string(key.tag(value.as_bytes()), &mut out);
-        }
+        self.append_signature(value, &mut out);
         out
+    }
+
+    /// Just the signature part of [`Keyring::sign`].
+    pub fn signature(&self, value: &str) -> String {
+        let mut out = String::with_capacity(SIGNATURE_LEN);
+        self.append_signature(value, &mut out);
+        out
+    }
+
+    fn append_signature(&self, value: &str, out: &mut String) {
+        if let Some(key) = self.keys.first() {
+            STANDARD_NO_PAD.encode_string(key.tag(value.as_bytes()), out);
+        }
     }
 
     /// Returns the value of `signed` when its signature verifies with any secret of the ring,

@@ -1,0 +1,138 @@
+//! The embeddable gate of the npm package (feature `embed`): a JavaScript Worker creates a
+//! [`Gate`] with its own options and KV binding and calls it from its own `fetch` handler. It runs
+//! the same flow as the standalone Worker (`gate::handle` through the `runtime` adapters); the only
+//! difference is where an authenticated request goes: to `ORIGIN_URL` with `fetch`, or to a
+//! handler function of the embedding app (for example a Hono app's `fetch`).
+
+use std::rc::Rc;
+
+use js_sys::futures::future_to_promise;
+use wasm_bindgen::prelude::*;
+use worker::KvStore;
+
+use crate::config::{self, LoadedConfig};
+use crate::runtime::{self, BackgroundTask, Upstream};
+
+/// Property of the options object that holds the KV namespace binding.
+const KV_OPTION: &str = "kv";
+/// Stands in for `ORIGIN_URL` when the app only ever passes a handler; `fetch` without a handler
+/// then refuses to run rather than send anything there.
+const NO_ORIGIN_URL: &str = "https://origin-url-not-set.invalid";
+
+/// A configured gate. Build it once per isolate (configuration is validated and HMAC keys are
+/// prepared in the constructor), then call [`Gate::fetch`] per request.
+#[wasm_bindgen]
+pub struct Gate {
+    state: Rc<GateState>,
+}
+
+struct GateState {
+    config: LoadedConfig,
+    kv: KvStore,
+    has_origin_url: bool,
+}
+
+#[wasm_bindgen]
+impl Gate {
+    /// `options` has the same names as the Worker's `[vars]` and secrets (`SESSION_SECRET`,
+    /// `ASSERTION_SECRET`, `COOKIE_NAME`, `PUBLIC_PATHS`, …) plus `kv`, the KV namespace binding.
+    /// Throws with every configuration problem (names of settings, never secret values).
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<Gate, JsError> {
+        if !options.is_object() {
+            return Err(JsError::new(
+                "sessiongate: createGate needs an options object",
+            ));
+        }
+        let kv = KvStore::from_this(&options, KV_OPTION).map_err(|_| {
+            JsError::new(
+                "sessiongate: options.kv must be a KV namespace binding (e.g. env.SESSIONS)",
+            )
+        })?;
+        let has_origin_url = runtime::property_text(&options, "ORIGIN_URL")
+            .is_some_and(|url| !url.trim().is_empty());
+        let config = config::load(&|name| {
+            if name == "ORIGIN_URL" && !has_origin_url {
+                Some(NO_ORIGIN_URL.to_owned())
+            } else {
+                runtime::property_text(&options, name)
+            }
+        });
+        if !config.errors.is_empty() {
+            return Err(JsError::new(&format!(
+                "sessiongate configuration: {}",
+                config.errors.join("; ")
+            )));
+        }
+        Ok(Gate {
+            state: Rc::new(GateState {
+                config,
+                kv,
+                has_origin_url,
+            }),
+        })
+    }
+
+    /// Handles one request and resolves to the `Response` for the client. `ctx` is the Worker's
+    /// execution context (its `waitUntil` runs the session refresh after the response; without
+    /// it the refresh is awaited before resolving). `handler`, when given, receives each request
+    /// the gate lets through (with the user and assertion headers) instead of `ORIGIN_URL`.
+    pub fn fetch(
+        &self,
+        request: web_sys::Request,
+        ctx: JsValue,
+        handler: Option<js_sys::Function>,
+    ) -> js_sys::Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let upstream = match handler {
+                Some(function) => Upstream::Handler {
+                    function,
+                    configured_origin: String::new(),
+                    request_origin: String::new(),
+                },
+                None if state.has_origin_url => Upstream::Fetch,
+                None => {
+                    return Err(JsError::new(
+                        "sessiongate: gate.fetch needs a handler when ORIGIN_URL is not set",
+                    )
+                    .into())
+                }
+            };
+            let wait_until = wait_until_of(&ctx);
+            let later = std::cell::RefCell::new(Vec::<BackgroundTask>::new());
+            let response = runtime::serve(
+                &state.config,
+                Some(state.kv.clone()),
+                upstream,
+                worker::Request::from(request),
+                &|task| match &wait_until {
+                    Some(function) => {
+                        let promise = future_to_promise(async move {
+                            task.await;
+                            Ok(JsValue::UNDEFINED)
+                        });
+                        if function.call1(&ctx, &promise).is_err() {
+                            // waitUntil refused (e.g. called after the event ended): the task
+                            // still runs as the promise's own microtask chain.
+                        }
+                    }
+                    None => later.borrow_mut().push(task),
+                },
+            )
+            .await
+            .map_err(|e| JsValue::from(JsError::new(&e.to_string())))?;
+            for task in later.into_inner() {
+                task.await;
+            }
+            Ok(web_sys::Response::from(response).into())
+        })
+    }
+}
+
+/// `ctx.waitUntil`, when `ctx` has one.
+fn wait_until_of(ctx: &JsValue) -> Option<js_sys::Function> {
+    js_sys::Reflect::get(ctx, &JsValue::from_str("waitUntil"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+}

@@ -241,6 +241,19 @@ pub const LOGIN_HEADER: &str = "sessiongate-login";
 /// Header name of the origin's logout instruction.
 pub const LOGOUT_HEADER: &str = "sessiongate-logout";
 
+/// Whether an origin response header sets the session cookie. The gateway owns that cookie: an
+/// origin (an old express-session app under the same name, a reflected header) must not plant or
+/// overwrite it, so such `Set-Cookie` lines are dropped.
+fn sets_session_cookie(name: &str, value: &str, session_config: Option<&SessionConfig>) -> bool {
+    let Some(s) = session_config else {
+        return false;
+    };
+    name.eq_ignore_ascii_case("set-cookie")
+        && value
+            .split_once('=')
+            .is_some_and(|(cookie_name, _)| cookie_name.trim() == s.cookie.name)
+}
+
 /// The cookie as presented by the client.
 enum Presented {
     Absent,
@@ -413,7 +426,10 @@ where
     let mut out_headers: Vec<(String, String)> = response
         .headers
         .into_iter()
-        .filter(|(name, _)| !is_control_response_header(name))
+        .filter(|(name, value)| {
+            !is_control_response_header(name)
+                && !sets_session_cookie(name, value, flow.session_config)
+        })
         .collect();
     if let Some(cookie) = flow.set_cookie.take() {
         out_headers.push(("set-cookie".to_owned(), cookie));

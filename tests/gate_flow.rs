@@ -51,6 +51,8 @@ struct MemoryStore {
     fault: Cell<Option<Fault>>,
     /// Values returned for `get` regardless of deletes: KV's eventual consistency.
     stale: RefCell<BTreeMap<String, String>>,
+    /// Keys for which `get` answers "not found" although they exist: a cached miss.
+    cached_misses: RefCell<Vec<String>>,
 }
 
 impl MemoryStore {
@@ -78,6 +80,9 @@ impl KeyValueStore for MemoryStore {
         self.reads.set(self.reads.get() + 1);
         if let Some(stale) = self.stale.borrow().get(key) {
             return Ok(Some(stale.clone()));
+        }
+        if self.cached_misses.borrow().iter().any(|k| k == key) {
+            return Ok(None);
         }
         Ok(self.data.borrow().get(key).map(|(v, _)| v.clone()))
     }
@@ -258,6 +263,27 @@ impl Harness {
         assert_eq!(out.response.status, 200, "{:?}", out.log);
         let set_cookie = header(&out, "set-cookie").expect("login sets a cookie");
         set_cookie.split(';').next().unwrap().to_string()
+    }
+
+    /// Logs `user` in and out at T0 while reads keep serving the record as it was before the
+    /// logout (KV's eventual consistency). Returns the cookie and the record key.
+    fn logout_leaving_a_stale_copy(&self, user: &str) -> (String, String) {
+        let cookie = self.login(user, None, T0);
+        let key = format!("sess:{}", session_id_of(&cookie));
+        let stale = self.store.data.borrow().get(&key).unwrap().0.clone();
+        self.origin
+            .answer_with(&[("Sessiongate-Logout", "session")]);
+        let out = self.send(
+            "POST",
+            "/logout",
+            &[("cookie", &cookie), ("user-agent", UA)],
+            T0,
+        );
+        assert_eq!(out.response.status, 200);
+        self.origin.answer_with(&[]);
+        assert!(self.store.record(&key).is_none(), "deleted in the store");
+        self.store.stale.borrow_mut().insert(key.clone(), stale);
+        (cookie, key)
     }
 
     fn get(&self, path: &str, cookie: &str, now: u64) -> Outcome<String> {
@@ -923,18 +949,7 @@ fn stale_reads_after_logout_are_still_bounded_by_the_record_timestamps() {
     // KV is eventually consistent: another location may read a deleted record for ~60 s.
     // The gateway cannot see that deletion, but it still enforces the record's own expiry.
     let h = Harness::new();
-    let cookie = h.login("alice", None, T0);
-    let key = format!("sess:{}", session_id_of(&cookie));
-    let stale = h.store.data.borrow().get(&key).unwrap().0.clone();
-    h.store.stale.borrow_mut().insert(key, stale);
-    h.origin.answer_with(&[("Sessiongate-Logout", "session")]);
-    h.send(
-        "POST",
-        "/logout",
-        &[("cookie", &cookie), ("user-agent", UA)],
-        T0,
-    );
-    h.origin.answer_with(&[]);
+    let (cookie, _) = h.logout_leaving_a_stale_copy("alice");
     assert_eq!(
         h.get("/orders", &cookie, T0 + 1000).response.status,
         200,
@@ -944,6 +959,113 @@ fn stale_reads_after_logout_are_still_bounded_by_the_record_timestamps() {
         error_code(&h.get("/orders", &cookie, T0 + 600_000)),
         "session_expired"
     );
+}
+
+#[test]
+fn cached_miss_refuses_a_live_session_without_destroying_it_and_recovers() {
+    // A location that read "not found" before the session was written keeps answering that for
+    // about 60 s: the gateway fails closed but must not delete the real record.
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    let key = format!("sess:{}", session_id_of(&cookie));
+    h.store.cached_misses.borrow_mut().push(key.clone());
+    let out = h.get("/orders", &cookie, T0 + 1000);
+    assert_eq!(
+        (out.response.status, error_code(&out).as_str()),
+        (401, "unknown_session")
+    );
+    assert!(h.store.record(&key).is_some(), "the real record is kept");
+    h.store.cached_misses.borrow_mut().clear();
+    assert_eq!(h.get("/orders", &cookie, T0 + 2000).response.status, 200);
+}
+
+#[test]
+fn stale_read_after_logout_that_is_due_a_refresh_rewrites_the_record_until_absolute_expiry() {
+    // Known limitation (SECURITY.md): KV has no compare-and-set, so a location still serving the
+    // deleted record may write it back with a refresh. The record's own absolute expiry remains
+    // the hard bound on such a resurrected session.
+    let h = Harness::new();
+    let (cookie, key) = h.logout_leaving_a_stale_copy("alice");
+    let out = h.get("/orders", &cookie, T0 + 61_000);
+    assert_eq!(out.response.status, 200, "stale read inside the window");
+    assert_eq!(
+        out.background.len(),
+        1,
+        "a refresh is due and would be written"
+    );
+    assert_eq!(out.background[0].key, key);
+    let refreshed = SessionRecord::decode(&out.background[0].value).unwrap();
+    assert_eq!(refreshed.absolute_expires, T0 + 3_600_000);
+    // Kept alive by refreshes, it still ends at the absolute expiry.
+    h.store
+        .stale
+        .borrow_mut()
+        .insert(key, out.background[0].value.clone());
+    assert_eq!(
+        error_code(&h.get("/orders", &cookie, T0 + 3_600_000)),
+        "session_expired"
+    );
+}
+
+#[test]
+fn origin_failures_end_when_the_origin_is_back() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    for fault in [
+        OriginError::Unreachable("connection reset".into()),
+        OriginError::Timeout,
+    ] {
+        *h.origin.answer.borrow_mut() = Err(fault);
+        let out = h.get("/orders", &cookie, T0);
+        assert!(matches!(out.response.status, 502 | 504));
+        assert!(
+            header(&out, "set-cookie").is_none(),
+            "an origin failure ends no session"
+        );
+        h.origin.answer_with(&[]);
+        let back = h.get("/orders", &cookie, T0);
+        assert_eq!(back.response.status, 200);
+        assert_eq!(
+            sent_header(&h.origin.last(), "x-sessiongate-user").as_deref(),
+            Some("alice")
+        );
+    }
+}
+
+#[test]
+fn origin_cannot_set_the_session_cookie() {
+    let h = Harness::new();
+    h.origin.answer_with(&[
+        ("Set-Cookie", "sid=s%3Aplanted.sig; Path=/"),
+        ("set-cookie", " sid =x"),
+        ("set-cookie", "theme=dark; Path=/"),
+        ("set-cookie", "sidx=kept"),
+    ]);
+    let out = h.send("GET", "/health", &[], T0);
+    let cookies: Vec<&str> = out
+        .response
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(cookies, vec!["theme=dark; Path=/", "sidx=kept"]);
+
+    // With a login, the only session cookie is the gateway's.
+    h.origin.answer_with(&[
+        ("Set-Cookie", "sid=s%3Aplanted.sig; Path=/"),
+        ("Sessiongate-Login", r#"{"user":"alice"}"#),
+    ]);
+    let out = h.send("POST", "/login", &[("user-agent", UA)], T0);
+    let session_cookies: Vec<&str> = out
+        .response
+        .headers
+        .iter()
+        .filter(|(n, v)| n.eq_ignore_ascii_case("set-cookie") && v.starts_with("sid="))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(session_cookies.len(), 1, "{session_cookies:?}");
+    assert!(!session_cookies[0].contains("planted"));
 }
 
 #[test]

@@ -316,3 +316,60 @@ export function parseSetCookie(line) {
   }
   return { name: pair.slice(0, eq), value: pair.slice(eq + 1), attrs };
 }
+
+/** Whether a response clears the session cookie `name` (empty value, Max-Age=0 or a past Expires). */
+export function clearsCookie(res, name = COOKIE) {
+  return (res.headers['set-cookie'] ?? []).some((line) => {
+    const { name: n, value, attrs } = parseSetCookie(line);
+    return n === name && value === '' && (attrs['max-age'] === '0' || Date.parse(attrs.expires) < Date.now());
+  });
+}
+
+/**
+ * Asks a test origin (startTestOrigin) behind `gatewayUrl` to answer `path` with the given control
+ * headers: `login` / `logout` are one value or an array of values for `Sessiongate-Login/Logout`.
+ */
+export function controlRequest(gatewayUrl, path, { login: logins = [], logout = [], cookie, method = 'POST', ua = UA } = {}) {
+  const headers = [['user-agent', ua]];
+  if (cookie) headers.push(['cookie', cookie]);
+  for (const v of [logins].flat()) headers.push(['x-test-login', b64url(v)]);
+  for (const v of [logout].flat()) headers.push(['x-test-logout', b64url(v)]);
+  return request(gatewayUrl, method, path, { headers });
+}
+
+/**
+ * Logs `user` in through a test origin's public `/control` route (PUBLIC_PATHS must list it);
+ * returns the session cookie (`name=value`).
+ */
+export async function loginViaControl(gatewayUrl, user, data, { ua = UA } = {}) {
+  const instruction = JSON.stringify(data === undefined ? { user } : { user, data });
+  const res = await controlRequest(gatewayUrl, '/control', { login: instruction, ua });
+  const cookie = sessionCookie(res);
+  if (res.status !== 200 || !cookie) throw new Error(`login failed: ${res.status} ${res.body}`);
+  return cookie;
+}
+
+/** `text` with the character at `index` replaced by another one of the same alphabet class. */
+export function flipChar(text, index) {
+  const c = text[index];
+  const other = c === 'A' ? 'B' : c === '0' ? '1' : /[a-z]/.test(c) ? (c === 'a' ? 'b' : 'a') : 'A';
+  return text.slice(0, index) + other + text.slice(index + 1);
+}
+
+/**
+ * Sends `text` as is over a TCP connection to the gateway (for bytes an HTTP client refuses to
+ * send: bare CR or LF, folded lines, odd request targets). Resolves `{ status, raw }`.
+ */
+export function rawRequest(gatewayUrl, text) {
+  const { hostname, port } = new URL(gatewayUrl);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.end(text));
+    const chunks = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const raw = Buffer.concat(chunks).toString('latin1');
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(raw)?.[1] ?? 0), raw });
+    });
+  });
+}

@@ -1,6 +1,7 @@
 // Types of `sessiongate/express`.
-import type { AssertionErrorCode, Secret, VerifiedAssertion } from './index.js';
-export { AssertionError } from './index.js';
+import type { Secret } from './index.js';
+import type { AssertionErrorCode, VerifiedAssertion } from './origin.js';
+export { AssertionError } from './origin.js';
 
 export interface SessiongateMiddlewareOptions {
   /** The gateway's ASSERTION_SECRET. */

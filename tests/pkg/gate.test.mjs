@@ -1,0 +1,164 @@
+// The embeddable gate, as a JavaScript Worker user gets it: the packed package installed into a
+// fresh project, a Hono app importing `sessiongate/gate`, bundled by wrangler (which picks the
+// package's `workerd` entries) and run in workerd with local KV.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Log, LogLevel, Miniflare } from 'miniflare';
+import signature from 'cookie-signature';
+import {
+  ASSERTION_SECRET, COMPATIBILITY_DATE, SESSION_SECRET, UA, request, sessionCookie, clearsCookie,
+} from '../e2e/helpers.mjs';
+import { verifyAssertion } from '../../pkg/src/origin-node.js';
+import { TESTS, freshProject } from './pack.mjs';
+
+const COOKIE = 'app_session';
+let project;
+let mf;
+let url;
+const kvReads = () => mf.getKVNamespace('SESSIONS');
+
+before(async () => {
+  project = freshProject({ link: ['hono'] });
+  fs.mkdirSync(path.join(project.dir, 'src'));
+  fs.copyFileSync(path.join(TESTS, 'pkg/fixtures/hono-worker.js'), path.join(project.dir, 'src/index.js'));
+  fs.writeFileSync(path.join(project.dir, 'wrangler.toml'), [
+    'name = "hono-with-sessiongate"',
+    'main = "src/index.js"',
+    `compatibility_date = "${COMPATIBILITY_DATE}"`,
+    '[[kv_namespaces]]',
+    'binding = "SESSIONS"',
+    'id = "local"',
+  ].join('\n'));
+  execFileSync(path.join(TESTS, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', 'dist'], {
+    cwd: project.dir,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const dist = path.join(project.dir, 'dist');
+  mf = new Miniflare({
+    host: '127.0.0.1',
+    port: 0,
+    cf: false,
+    modules: true,
+    modulesRoot: dist,
+    scriptPath: path.join(dist, 'index.js'),
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
+    compatibilityDate: COMPATIBILITY_DATE,
+    kvNamespaces: ['SESSIONS'],
+    bindings: {
+      SESSION_SECRET,
+      ASSERTION_SECRET,
+      COOKIE_NAME: COOKIE,
+      COOKIE_SECURE: 'false',
+      PUBLIC_PATHS: '/health,/login,/__probe/*',
+    },
+    log: new Log(LogLevel.WARN),
+  });
+  url = (await mf.ready).toString().replace(/\/$/, '');
+});
+
+after(async () => {
+  await mf?.dispose();
+  project?.remove();
+});
+
+async function loginAs(user) {
+  const res = await request(url, 'POST', '/login', {
+    headers: { 'content-type': 'application/json', 'user-agent': UA },
+    body: JSON.stringify({ username: user }),
+  });
+  assert.equal(res.status, 200, res.body);
+  const cookie = sessionCookie(res, COOKIE);
+  assert.ok(cookie, `login set ${COOKIE}: ${res.headers['set-cookie']}`);
+  return cookie;
+}
+
+test('bundled with wrangler: the Wasm modules of the gate and the primitives are in the bundle', () => {
+  const wasmFiles = fs.readdirSync(path.join(project.dir, 'dist')).filter((f) => f.endsWith('.wasm'));
+  assert.equal(wasmFiles.length, 2, wasmFiles.join(', '));
+});
+
+test('public routes reach the app without a session; protected ones are refused', async () => {
+  const health = await request(url, 'GET', '/health', { headers: { 'x-sessiongate-user': 'mallory' } });
+  assert.equal(health.status, 200);
+  assert.equal(health.body, 'ok');
+  const me = await request(url, 'GET', '/me', { headers: { 'user-agent': UA } });
+  assert.equal(me.status, 401);
+  assert.equal(me.json().error, 'missing_session');
+});
+
+test('login through the app: a signed cookie, a KV record, and the app sees the user with a valid assertion', async () => {
+  const cookie = await loginAs('alice');
+  const id = signature.unsign(decodeURIComponent(cookie.split('=')[1]).slice(2), SESSION_SECRET);
+  assert.match(id, /^[A-Za-z0-9_-]{43}$/);
+  const record = JSON.parse(await (await kvReads()).get(`sess:${id}`));
+  assert.equal(record.user, 'alice');
+  assert.deepEqual(record.data, { via: 'hono' });
+
+  const me = await request(url, 'GET', '/me?x=1', { headers: { cookie: `${cookie}; theme=dark`, 'user-agent': UA } });
+  assert.equal(me.status, 200, me.body);
+  const body = me.json();
+  assert.equal(body.user, 'alice');
+  assert.equal(new URL(body.url).pathname + new URL(body.url).search, '/me?x=1', 'the app gets the request at its own URL');
+  assert.deepEqual(body.cookies, ['theme'], 'the session cookie is not passed to the app');
+  const verified = verifyAssertion(body.assertion, ASSERTION_SECRET);
+  assert.equal(verified.user, 'alice');
+  assert.deepEqual(verified.data, { via: 'hono' });
+});
+
+test('same checks as the standalone Worker: spoofed identity, bad signature, user-agent binding', async () => {
+  const cookie = await loginAs('bob');
+  const spoofed = await request(url, 'GET', '/me', { headers: { cookie, 'user-agent': UA, 'X-Sessiongate-User': 'admin' } });
+  assert.equal(spoofed.json().user, 'bob');
+  const [name, value] = cookie.split('=');
+  const flipped = `${name}=${value.slice(0, -1)}${value.at(-1) === 'A' ? 'B' : 'A'}`;
+  const bad = await request(url, 'GET', '/me', { headers: { cookie: flipped, 'user-agent': UA } });
+  assert.equal(bad.status, 401);
+  const otherAgent = await request(url, 'GET', '/me', { headers: { cookie, 'user-agent': 'curl/8.0' } });
+  assert.equal(otherAgent.status, 401);
+});
+
+test('logout through the app clears the cookie and destroys the session', async () => {
+  const cookie = await loginAs('carol');
+  const out = await request(url, 'POST', '/logout', { headers: { cookie, 'user-agent': UA } });
+  assert.equal(out.status, 200);
+  assert.ok(clearsCookie(out, COOKIE), `clearing Set-Cookie: ${out.headers['set-cookie']}`);
+  const after = await request(url, 'GET', '/me', { headers: { cookie, 'user-agent': UA } });
+  assert.equal(after.status, 401);
+});
+
+test('the gateway endpoint (logout) works embedded too, with its CSRF check', async () => {
+  const cookie = await loginAs('dave');
+  const crossSite = await request(url, 'POST', '/.sessiongate/logout', {
+    headers: { cookie, 'user-agent': UA, origin: 'https://evil.example' },
+  });
+  assert.equal(crossSite.status, 403);
+  const sameOrigin = await request(url, 'POST', '/.sessiongate/logout', {
+    headers: { cookie, 'user-agent': UA, origin: url },
+  });
+  assert.equal(sameOrigin.status, 200, sameOrigin.body);
+  const after = await request(url, 'GET', '/me', { headers: { cookie, 'user-agent': UA } });
+  assert.equal(after.status, 401);
+});
+
+test('the primitives entry works in the same Worker (workerd condition)', async () => {
+  const signed = signature.sign('value-1', SESSION_SECRET);
+  const res = await request(url, 'GET', `/__probe/unsign?signed=${encodeURIComponent(signed)}`);
+  assert.deepEqual(res.json(), { value: 'value-1' });
+  const bad = await request(url, 'GET', `/__probe/unsign?signed=${encodeURIComponent(`${signed}x`)}`);
+  assert.deepEqual(bad.json(), { value: false });
+});
+
+test('createGate refuses bad options with every problem named, never a secret value', async () => {
+  const res = await request(url, 'GET', '/__probe/bad-config');
+  assert.equal(res.status, 500);
+  assert.match(res.body, /SESSION_SECRET is too short/);
+  assert.match(res.body, /ASSERTION_SECRET is missing/);
+  assert.ok(!res.body.includes('too short"') && !res.body.includes("'too short'"), res.body);
+  const noHandler = await request(url, 'GET', '/__probe/no-handler');
+  assert.equal(noHandler.status, 500);
+  assert.match(noHandler.body, /needs a handler when ORIGIN_URL is not set/);
+});

@@ -4,7 +4,9 @@
 #   1. formatting and lints (native and wasm32 with the `worker` feature), warnings are errors;
 #   2. native unit, flow, property and doc tests of the core (`cargo test`);
 #   3. the real Wasm Worker, built with the release profile, run in workerd with local KV in front
-#      of real HTTP origins on 127.0.0.1 (`node --test tests/e2e/`).
+#      of real HTTP origins on 127.0.0.1 (`node --test tests/e2e/`);
+#   4. the npm package built from the same crate, tested against cookie-signature, cookie and jose,
+#      embedded in a JavaScript Worker in workerd, packed and installed (`node --test tests/pkg/`).
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
@@ -16,12 +18,17 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --check
 step "cargo clippy (native, all targets)"
-cargo clippy --all-targets -- -D warnings
-step "cargo clippy (wasm32, worker feature)"
+cargo clippy --all-targets --features js,js-origin -- -D warnings
+step "cargo clippy (wasm32: the Worker, and the npm package's three modules)"
 cargo clippy --target wasm32-unknown-unknown --features worker -- -D warnings
-step "cargo test (native core)"
-cargo test
+cargo clippy --target wasm32-unknown-unknown --no-default-features --features js,js-origin,embed -- -D warnings
+step "cargo test (native core, with the npm bindings' pure parts)"
+cargo test --features js,js-origin
 step "build the Worker"
 bash scripts/build-worker.sh
+step "build the npm package (pkg/dist)"
+bash scripts/build-pkg.sh
 step "end-to-end tests in workerd"
 node --test --test-concurrency=2 tests/e2e/
+step "npm package tests (differential, origin, embedded gate in workerd, pack and install)"
+node --test --test-concurrency=2 tests/pkg/

@@ -111,13 +111,14 @@ fn decoded(value: &str) -> Cow<'_, str> {
 /// assert_eq!(cookies, vec![("a".to_string(), "1".to_string()), ("b".to_string(), "x y".to_string())]);
 /// ```
 pub fn parse_cookie_header(header: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for pair in raw_pairs(header) {
-        if out.iter().all(|(name, _)| name != pair.name) {
-            out.push((pair.name.to_owned(), decoded(pair.value).into_owned()));
-        }
-    }
-    out
+    // A set of the names seen keeps this O(n log n) for a header of many distinct names (a linear
+    // scan of the result made it quadratic). A B-tree, not a hash set: Wasm has no random hash
+    // seed, and a fixed seed lets a client choose colliding names.
+    let mut seen = std::collections::BTreeSet::new();
+    raw_pairs(header)
+        .filter(|pair| seen.insert(pair.name))
+        .map(|pair| (pair.name.to_owned(), decoded(pair.value).into_owned()))
+        .collect()
 }
 
 /// The decoded value of the first cookie called `name`, without building the whole map.
@@ -343,6 +344,21 @@ mod tests {
         assert!(!is_valid_cookie_name("a b"));
         assert!(!is_valid_cookie_name("a=b"));
         assert!(!is_valid_cookie_name("a;b"));
+    }
+
+    #[test]
+    fn many_distinct_names_keep_first_occurrences_in_order() {
+        // Found by review while fuzzing: first-occurrence tracking scanned the result for every
+        // pair, so 10,000 distinct names took 0.26 s (quadratic); now it is a set lookup.
+        let names: Vec<String> = (0..10_000).map(|i| format!("c{i}")).collect();
+        let mut header: String = names.iter().map(|n| format!("{n}=first; ")).collect();
+        header.push_str("c0=second; c9999=second");
+        let parsed = parse_cookie_header(&header);
+        assert_eq!(parsed.len(), names.len());
+        assert!(parsed
+            .iter()
+            .zip(&names)
+            .all(|((name, value), expected)| name == expected && value == "first"));
     }
 
     #[test]

@@ -2,14 +2,15 @@
 //! the client.
 
 /// Header name folded the way the gateway compares names: ASCII lowercase, `_` read as `-`
-/// (some servers and frameworks treat `X_User` and `X-User` as the same header).
+/// (some servers and frameworks treat `X_User` and `X-User` as the same header). Other
+/// characters are kept as they are, so folding twice changes nothing.
 pub fn fold_name(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b == b'_' {
+    name.chars()
+        .map(|c| {
+            if c == '_' {
                 '-'
             } else {
-                char::from(b.to_ascii_lowercase())
+                c.to_ascii_lowercase()
             }
         })
         .collect()
@@ -204,6 +205,14 @@ mod tests {
             ("authorization", "Bearer t"),
         ]);
         assert_eq!(policy.sanitize(input.clone()), input);
+    }
+
+    #[test]
+    fn folding_keeps_non_ascii_and_is_idempotent() {
+        // Found by fuzzing: bytes were mapped one by one to chars, so `é` became `Ã©`.
+        assert_eq!(fold_name("X_Ünï-É"), "x-Ünï-É");
+        let once = fold_name("Ï¼_A");
+        assert_eq!(fold_name(&once), once);
     }
 
     #[test]

@@ -303,6 +303,22 @@ mod tests {
     }
 
     #[test]
+    fn numbers_in_data_survive_decode_and_encode_exactly() {
+        // Found by fuzzing: serde_json's default float parser read this one ulp off, so each
+        // refresh (decode, then encode) could change the data the origin stored.
+        let exact = -1.5715450039294425e202_f64;
+        let mut r = SessionRecord::new("alice".into(), None, None, 0, &T);
+        let mut data = serde_json::Map::new();
+        data.insert("n".into(), serde_json::Value::from(exact));
+        r.data = Some(data);
+        let json = r.encode();
+        let decoded = SessionRecord::decode(&json).unwrap();
+        let n = decoded.data.as_ref().and_then(|d| d.get("n")?.as_f64());
+        assert_eq!(n.map(f64::to_bits), Some(exact.to_bits()), "{json}");
+        assert_eq!(decoded.encode(), json);
+    }
+
+    #[test]
     fn bad_records_are_refused() {
         assert_eq!(SessionRecord::decode("nope"), Err(RecordError::Malformed));
         assert_eq!(

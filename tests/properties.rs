@@ -6,8 +6,9 @@ use sessiongate::assertion::AssertionKey;
 use sessiongate::cookie::{
     decode_uri_component, encode_uri_component, find_cookie, parse_cookie_header, remove_cookie,
 };
+use sessiongate::headers::{fold_name, RequestHeaderPolicy};
 use sessiongate::paths::{normalize, PublicPaths};
-use sessiongate::session::{SessionId, SessionRecord};
+use sessiongate::session::{SessionId, SessionRecord, Timeouts};
 use sessiongate::signing::Keyring;
 
 fn secret() -> impl Strategy<Value = String> {
@@ -128,5 +129,63 @@ proptest! {
         let _ = SessionId::parse(&text);
         let key = AssertionKey::new(b"assertion-secret-assertion-secret");
         let _ = key.verify(&text, 1_700_000_000, 5);
+    }
+}
+
+// The invariants the fuzz targets (fuzz/) check, on generated input, so they run in `cargo test`.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn parse_find_and_remove_agree(header in "([ \t;=%\"]|[a-c]|%[0-9A-F]{2}){0,48}", pick in any::<prop::sample::Index>()) {
+        let parsed = parse_cookie_header(&header);
+        for (i, (name, value)) in parsed.iter().enumerate() {
+            prop_assert!(parsed[i + 1..].iter().all(|(other, _)| other != name));
+            let found = find_cookie(&header, name).map(|v| v.into_owned());
+            prop_assert_eq!(found.as_ref(), Some(value));
+        }
+        if !parsed.is_empty() {
+            let name = &parsed[pick.index(parsed.len())].0;
+            let rest = remove_cookie(&header, name).unwrap_or_default();
+            prop_assert!(find_cookie(&rest, name).is_none());
+            let others: Vec<_> = parsed.iter().filter(|(n, _)| n != name).cloned().collect();
+            prop_assert_eq!(parse_cookie_header(&rest), others);
+        }
+    }
+
+    #[test]
+    fn header_folding_is_idempotent_and_blind_to_case_and_underscores(name in any::<String>()) {
+        let folded = fold_name(&name);
+        prop_assert_eq!(fold_name(&folded), folded.clone());
+        prop_assert_eq!(fold_name(&name.to_ascii_uppercase()), folded.clone());
+        prop_assert_eq!(fold_name(&name.replace('-', "_")), folded);
+    }
+
+    #[test]
+    fn sanitize_strips_identity_headers_in_any_disguise(
+        base in prop::sample::select(vec!["x-user", "x-sessiongate-user", "sessiongate-login", "x-forwarded-user", "transfer-encoding", "x-original-url"]),
+        flips in prop::collection::vec(any::<bool>(), 32),
+    ) {
+        let disguised: String = base.chars().zip(flips.iter().cycle()).map(|(c, &flip)| match (c, flip) {
+            ('-', true) => '_',
+            (c, true) => c.to_ascii_uppercase(),
+            (c, false) => c,
+        }).collect();
+        let policy = RequestHeaderPolicy::new("X-Sessiongate-User", "X-Sessiongate-Assertion");
+        let headers = vec![(disguised, "mallory".to_string()), ("accept".to_string(), "*/*".to_string())];
+        prop_assert_eq!(policy.sanitize(headers), vec![("accept".to_string(), "*/*".to_string())]);
+    }
+
+    #[test]
+    fn numbers_in_session_data_round_trip_exactly(number in any::<f64>().prop_filter("finite", |f| f.is_finite())) {
+        let timeouts = Timeouts { idle_ms: 1_000, absolute_ms: 2_000, touch_interval_ms: 100 };
+        let mut data = serde_json::Map::new();
+        data.insert("n".into(), serde_json::Value::from(number));
+        let record = SessionRecord::new("alice".into(), Some(data), None, 0, &timeouts);
+        let json = record.encode();
+        let decoded = SessionRecord::decode(&json).unwrap();
+        let n = decoded.data.as_ref().and_then(|d| d.get("n")?.as_f64());
+        prop_assert_eq!(n.map(f64::to_bits), Some(number.to_bits()), "{}", json);
+        prop_assert_eq!(decoded.encode(), json);
     }
 }

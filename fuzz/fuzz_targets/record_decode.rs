@@ -1,0 +1,61 @@
+//! Session record decoding on arbitrary bytes: no panic, only well-formed records pass, and a
+//! decoded record survives encode → decode unchanged (what a refresh writes back to KV).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sessiongate::session::{
+    is_valid_user, RecordError, SessionRecord, MAX_RECORD_LEN, RECORD_VERSION,
+};
+
+/// The crate keeps its strict JSON helper private; compile the same file here to fuzz it directly.
+#[path = "../../src/json.rs"]
+#[allow(dead_code)]
+mod json;
+
+#[derive(serde::Deserialize, Debug)]
+#[allow(dead_code)]
+struct Strict {
+    a: String,
+    b: Option<u64>,
+}
+
+fuzz_target!(|bytes: &[u8]| {
+    // json::from_object accepts only objects: never an array, scalar or trailing text.
+    let starts_with_brace = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{');
+    if json::from_object::<Strict>(bytes).is_some() {
+        assert!(starts_with_brace);
+        assert!(serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| v.is_object()));
+    }
+    if let Some(map) = json::from_object::<serde_json::Map<String, serde_json::Value>>(bytes) {
+        assert!(starts_with_brace);
+        let again = serde_json::to_vec(&map).expect("a map serializes");
+        assert_eq!(json::from_object(&again), Some(map));
+    }
+
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    match SessionRecord::decode(text) {
+        Ok(record) => {
+            assert!(starts_with_brace);
+            assert!(text.len() <= MAX_RECORD_LEN);
+            assert_eq!(record.v, RECORD_VERSION);
+            assert!(is_valid_user(&record.user));
+            let encoded = record.encode();
+            let decoded = SessionRecord::decode(&encoded);
+            assert_eq!(
+                decoded.as_ref(),
+                Ok(&record),
+                "decode(encode(r)) != r for {encoded}"
+            );
+            if let Ok(decoded) = decoded {
+                assert_eq!(decoded.encode(), encoded, "encoding is not stable");
+            }
+        }
+        Err(RecordError::TooLarge) => assert!(text.len() > MAX_RECORD_LEN),
+        Err(RecordError::Malformed | RecordError::UnsupportedVersion) => {}
+    }
+});

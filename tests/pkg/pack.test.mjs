@@ -28,7 +28,7 @@ test('the tarball holds the built Wasm, the entries and the types, and nothing e
   assert.ok(!files.some((f) => f.endsWith('.rs') || f.includes('_bg.wasm.d.ts')), 'no Rust sources or bindgen internals');
 });
 
-test('installed into an empty project, every Node entry works', () => {
+test('installed into an empty project, every Node entry works, on this Node and on Node 18', () => {
   const script = `
     import assert from 'node:assert/strict';
     import { sign, unsign, parseCookie, serializeCookie, generateSessionId, createSigner } from 'sessiongate';
@@ -51,9 +51,20 @@ test('installed into an empty project, every Node entry works', () => {
     console.log('consumer ok');
   `;
   fs.writeFileSync(path.join(project.dir, 'consumer.mjs'), script);
-  const out = execFileSync(process.execPath, ['consumer.mjs'], { cwd: project.dir, encoding: 'utf8' });
-  assert.equal(out.trim(), 'consumer ok');
+  for (const node of [process.execPath, ...oldestNode()]) {
+    const out = execFileSync(node, ['consumer.mjs'], { cwd: project.dir, encoding: 'utf8' });
+    assert.equal(out.trim(), 'consumer ok', node);
+  }
 });
+
+/** Node.js 18 (fetched by scripts/ensure-tools.sh on linux-x64, where CI runs). */
+function oldestNode() {
+  const node18 = path.join(TESTS, '.tmp/node-18.20.8/bin/node');
+  if (process.platform !== 'linux' || process.arch !== 'x64') return [];
+  assert.ok(fs.existsSync(node18), `${node18} missing: run scripts/ensure-tools.sh`);
+  assert.match(execFileSync(node18, ['--version'], { encoding: 'utf8' }), /^v18\./);
+  return [node18];
+}
 
 /** Export names declared by a .d.ts, through the TypeScript compiler's own checker. */
 function declaredExports(ts, file) {

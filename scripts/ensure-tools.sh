@@ -44,6 +44,16 @@ if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$repo_root/tests/package-lock.json"; 
   cp "$repo_root/tests/package-lock.json" "$stamp"
 fi
 
+# Debian's Chromium for the browser tests (driven by playwright-core; no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing Debian's chromium for the browser tests"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends chromium >/dev/null
+fi
+
 # Node.js 18, the oldest release the npm package supports, for its pack-and-install test. Its
 # linux-x64 build is on the npm registry (GitHub and nodejs.org downloads are not reachable here);
 # it is unpacked outside node_modules so that it never shadows the machine's `node` on PATH.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, each only when missing or at the wrong version:
 # the Wasm target, wasm-bindgen-cli at exactly the version Cargo.lock pins for the wasm-bindgen
-# crate, worker-build at a pinned version, and the npm packages of tests/ (wrangler, miniflare,
-# binaryen's wasm-opt, the Express reference packages). Source it: it exports WASM_BINDGEN_BIN and
+# crate, worker-build at a pinned version, the npm packages of tests/ (wrangler, miniflare,
+# binaryen's wasm-opt, the Express reference packages, playwright-core), Debian's chromium, and
+# Node.js 18 for the npm package's oldest-runtime test. Source it: it exports WASM_BINDGEN_BIN and
 # WASM_OPT_BIN so that worker-build downloads nothing from GitHub.
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

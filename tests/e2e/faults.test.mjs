@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, describe, test } from 'node:test';
 import {
-  ASSERTION_SECRET, UA, closedPort, errorCode, login, postLogin, request, seedSession, sessionIdOf,
+  ASSERTION_SECRET, SESSION_SECRET, UA, closedPort, errorCode, login, postLogin, request, seedSession, sessionIdOf,
   signedCookie, startDemoOrigin, startGateway, startTestOrigin,
 } from './helpers.mjs';
 
@@ -131,7 +131,7 @@ test('origin cookies and redirects pass through untouched next to the session co
 
 test('KV outage then recovery: 503 while it lasts, the same cookie passes once KV is back', async () => {
   const origin = await demoOrigin();
-  const gateway = await gatewayWith({ originUrl: origin.url, countKv: true });
+  const gateway = await gatewayWith({ originUrl: origin.url, countKv: true, vars: { KV_TIMEOUT_MS: '300' } });
   const cookie = await login(gateway.url);
   for (const fault of ['error', 'hang']) {
     gateway.setKvMode(fault);
@@ -228,4 +228,25 @@ test('an authenticated request to a hanging origin: 504, the session survives, t
   const next = await request(gateway.url, 'GET', '/echo', { headers: { cookie, 'user-agent': UA } });
   assert.equal(next.status, 200);
   assert.equal(next.json().headers['x-sessiongate-user'], 'hank');
+});
+
+test('logs during faults and refusals name no session id, cookie or secret (KV error texts are scrubbed)', async () => {
+  const origin = await demoOrigin();
+  const gateway = await gatewayWith({ originUrl: origin.url, countKv: true });
+  const cookie = await login(gateway.url);
+  const id = sessionIdOf(cookie);
+  const get = (c, ua = UA) => request(gateway.url, 'GET', '/whoami', { headers: { cookie: c, 'user-agent': ua } });
+  gateway.setKvMode('error');
+  assert.equal(errorCode(await get(cookie)), 'store_unavailable');
+  gateway.setKvMode(null);
+  assert.equal((await get(cookie)).status, 200);
+  assert.equal(errorCode(await get(`${cookie}x`)), 'invalid_session_cookie');
+  assert.equal(errorCode(await get(cookie, 'other/1.0')), 'user_agent_mismatch');
+  await new Promise((resolve) => { setTimeout(resolve, 200); }); // let the last lines arrive
+  const logs = gateway.logs.join('\n');
+  assert.ok(logs.includes('store_unavailable') && logs.includes('<key>'), logs);
+  const value = decodeURIComponent(cookie.split('=')[1]);
+  for (const secret of [id, value, value.split('.').pop(), SESSION_SECRET, ASSERTION_SECRET]) {
+    assert.ok(!logs.includes(secret), `a log line contains ${secret.slice(0, 8)}…`);
+  }
 });

@@ -208,6 +208,42 @@ describe('forwarding: routing and forwarding headers never change a decision', (
   });
 });
 
+describe('forwarding: preflight and framing', () => {
+  const host = () => new URL(gateway.url).host;
+  test('forwarding: a CORS preflight carrying a session cookie and spoofed headers forwards no identity and no session cookie', async () => {
+    const cookie = await loginViaControl(gateway.url, 'ivy');
+    const res = await request(gateway.url, 'OPTIONS', '/echo', {
+      headers: [['Origin', 'https://app.example'], ['Access-Control-Request-Method', 'POST'],
+        ['cookie', `${cookie}; a=1`], ['user-agent', UA], ['X-Sessiongate-User', 'mallory'], ['X-Auth-Principal', 'mallory']],
+    });
+    assert.equal(res.status, 200);
+    const seen = lastSeen();
+    assert.equal(seen.method, 'OPTIONS');
+    assert.equal(seen.headers['x-auth-principal'], undefined);
+    assert.equal(seen.headers['x-sessiongate-assertion'], undefined);
+    assert.equal(seen.headers.cookie, 'a=1', 'the session cookie stays at the gateway');
+    assert.ok(!JSON.stringify(seen.headers).includes('mallory'));
+  });
+  test('forwarding: a request with both Content-Length and Transfer-Encoding smuggles nothing to the origin', async () => {
+    const before = origin.requests.length;
+    const smuggled = `GET /echo HTTP/1.1\r\nHost: ${host()}\r\nX-Sessiongate-User: mallory\r\n\r\n`;
+    const res = await rawRequest(gateway.url, `POST /health HTTP/1.1\r\nHost: ${host()}\r\n`
+      + `Content-Length: ${5 + smuggled.length}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n${smuggled}`);
+    assert.ok([200, 400].includes(res.status), res.raw.slice(0, 100));
+    const reached = origin.requests.slice(before);
+    assert.ok(reached.length <= 1, JSON.stringify(reached.map((r) => r.url)));
+    assert.ok(reached.every((r) => r.url === '/health' && !JSON.stringify(r.headers).includes('mallory')));
+  });
+  test('forwarding: pipelined requests are decided one by one (a public request does not open the next)', async () => {
+    const before = origin.requests.length;
+    const res = await rawRequest(gateway.url, `GET /health HTTP/1.1\r\nHost: ${host()}\r\n\r\n`
+      + `GET /echo HTTP/1.1\r\nHost: ${host()}\r\nConnection: close\r\n\r\n`);
+    assert.equal(res.status, 200);
+    assert.match(res.raw, /HTTP\/1\.1 401[^]*missing_session/, 'the second answer is a refusal');
+    assert.deepEqual(origin.requests.slice(before).map((r) => r.url), ['/health']);
+  });
+});
+
 describe('forwarding: responses', () => {
   test('forwarding: the origin\'s response streams back: the first chunk arrives before the origin has finished', async () => {
     const cookie = await loginViaControl(gateway.url, 'peggy');

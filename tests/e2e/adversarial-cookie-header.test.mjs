@@ -1,20 +1,17 @@
 // Adversarial catalogue, class "cookie header": how the real Worker reads the Cookie header
 // (jshttp/cookie 0.7 rules, as express-session does). Every refusal here happens without a KV read.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import signature from 'cookie-signature';
 import {
-  COOKIE, SESSION_SECRET, UA, errorCode, request, seedSession, signedCookie, startGateway, startTestOrigin,
+  COOKIE, SESSION_SECRET, UA, errorCode, request, seedSession, signedCookie, originAndGateway,
 } from './helpers.mjs';
 
-let origin;
-let gateway;
+const { origin, gateway } = await originAndGateway({ countKv: true });
 /** A seeded session whose signature contains `+` and `/` (the characters encoding changes). */
 let id;
 let signed; // `s:<id>.<sig>`, not encoded
 before(async () => {
-  origin = await startTestOrigin();
-  gateway = await startGateway({ originUrl: origin.url, countKv: true });
   for (let i = 0; ; i += 1) {
     const candidate = `cookie-header-${i}`.padEnd(43, 'x');
     const sig = signature.sign(candidate, SESSION_SECRET).split('.').pop();
@@ -25,10 +22,6 @@ before(async () => {
   }
   signed = `s:${signature.sign(id, SESSION_SECRET)}`;
   await seedSession(await gateway.kv(), id, { user: 'alice' });
-});
-after(async () => {
-  await gateway?.close();
-  await origin?.close();
 });
 
 const encoded = () => encodeURIComponent(signed);

@@ -4,23 +4,13 @@
 // forwarding headers never change an authentication decision; responses stream.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  COOKIE, UA, errorCode, loginViaControl, rawRequest, request, startGateway, startTestOrigin,
+  COOKIE, UA, errorCode, loginViaControl, rawRequest, request, originAndGateway,
 } from './helpers.mjs';
 
-let origin;
-let gateway;
-before(async () => {
-  origin = await startTestOrigin();
-  gateway = await startGateway({
-    originUrl: origin.url,
-    vars: { PUBLIC_PATHS: '/health,/login,/static/*,/control', USER_HEADER: 'X-Auth-Principal' },
-  });
-});
-after(async () => {
-  await gateway?.close();
-  await origin?.close();
+const { origin, gateway } = await originAndGateway({
+  vars: { PUBLIC_PATHS: '/health,/login,/static/*,/control', USER_HEADER: 'X-Auth-Principal' },
 });
 
 const lastSeen = () => origin.requests.at(-1);

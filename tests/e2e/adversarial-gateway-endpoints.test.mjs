@@ -1,21 +1,12 @@
 // Adversarial catalogue, class "gateway endpoints": the built-in endpoints under GATEWAY_PATH,
 // through the real Worker: the cross-site check, methods, unknown paths, never forwarded.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  UA, clearsCookie, errorCode, loginViaControl, request, startGateway, startTestOrigin,
+  UA, clearsCookie, errorCode, loginViaControl, request, originAndGateway,
 } from './helpers.mjs';
 
-let origin;
-let gateway;
-before(async () => {
-  origin = await startTestOrigin();
-  gateway = await startGateway({ originUrl: origin.url, vars: { PUBLIC_PATHS: '/health,/control' } });
-});
-after(async () => {
-  await gateway?.close();
-  await origin?.close();
-});
+const { origin, gateway } = await originAndGateway({ vars: { PUBLIC_PATHS: '/health,/control' } });
 
 const post = (path, cookie, headers = {}) => request(gateway.url, 'POST', path, {
   headers: { ...(cookie ? { cookie } : {}), 'user-agent': UA, ...headers },

@@ -2,27 +2,17 @@
 // malformed and oversized records, the record and index keys, and floods of bad cookies — through
 // the real Worker with a KV wrapper that counts every operation.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import signature from 'cookie-signature';
 import {
   COOKIE, SESSION_SECRET, UA, clearsCookie, controlRequest, errorCode, flipChar, loginViaControl, request,
-  seedSession, sessionIdOf, signedCookie, startGateway, startTestOrigin,
+  seedSession, sessionIdOf, signedCookie, originAndGateway,
 } from './helpers.mjs';
 
-let origin;
-let gateway;
-before(async () => {
-  origin = await startTestOrigin();
-  // `/control` is public (like a login route); `/private/control` needs a session.
-  gateway = await startGateway({
-    originUrl: origin.url,
-    countKv: true,
-    vars: { PUBLIC_PATHS: '/health,/login,/static/*,/control' },
-  });
-});
-after(async () => {
-  await gateway?.close();
-  await origin?.close();
+// `/control` is public (like a login route); `/private/control` needs a session.
+const { origin, gateway } = await originAndGateway({
+  countKv: true,
+  vars: { PUBLIC_PATHS: '/health,/login,/static/*,/control' },
 });
 
 const get = (cookie, ua = UA) => request(gateway.url, 'GET', '/echo', { headers: { cookie, 'user-agent': ua } });

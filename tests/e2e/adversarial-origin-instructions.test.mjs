@@ -2,21 +2,14 @@
 // `Sessiongate-Logout` headers from the origin, through the real Worker. A malformed instruction is
 // a 502 origin_protocol_error that creates nothing, destroys nothing and sets no cookie.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  UA, controlRequest, errorCode, loginViaControl, request, sessionCookie, startGateway, startTestOrigin,
+  UA, controlRequest, errorCode, loginViaControl, request, sessionCookie, originAndGateway,
 } from './helpers.mjs';
 
-let origin;
-let gateway;
-before(async () => {
-  origin = await startTestOrigin();
-  // `/control` is public (like a login route); `/private/control` needs a session.
-  gateway = await startGateway({ originUrl: origin.url, vars: { PUBLIC_PATHS: '/health,/login,/static/*,/control' } });
-});
-after(async () => {
-  await gateway?.close();
-  await origin?.close();
+// `/control` is public (like a login route); `/private/control` needs a session.
+const { origin, gateway } = await originAndGateway({
+  vars: { PUBLIC_PATHS: '/health,/login,/static/*,/control' },
 });
 
 const control = (path, options) => controlRequest(gateway.url, path, options);

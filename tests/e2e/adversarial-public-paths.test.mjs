@@ -1,19 +1,10 @@
 // Adversarial catalogue, class "public paths": PUBLIC_PATHS matching through the real Worker. It
 // fails closed: a path the gateway and the origin could read differently is never public.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { errorCode, request, startGateway, startTestOrigin } from './helpers.mjs';
+import { describe, test } from 'node:test';
+import { errorCode, request, originAndGateway } from './helpers.mjs';
 
-let origin;
-let gateway;
-before(async () => {
-  origin = await startTestOrigin();
-  gateway = await startGateway({ originUrl: origin.url, vars: { PUBLIC_PATHS: '/health,/login,/static/*' } });
-});
-after(async () => {
-  await gateway?.close();
-  await origin?.close();
-});
+const { origin, gateway } = await originAndGateway({ vars: { PUBLIC_PATHS: '/health,/login,/static/*' } });
 
 /** Each path is refused with missing_session and none reaches the origin. */
 async function notPublic(paths) {

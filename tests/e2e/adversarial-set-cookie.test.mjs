@@ -1,24 +1,20 @@
 // Adversarial catalogue, class "Set-Cookie": the attributes of the session cookie, when it is
 // cleared and when it is not, who may set it, and fresh ids at every login — through the real Worker.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import http from 'node:http';
 import {
   COOKIE, UA, clearsCookie, controlRequest, errorCode, loginViaControl, parseSetCookie, request, seedSession,
-  sessionCookie, sessionIdOf, signedCookie, startGateway, startTestOrigin,
+  sessionCookie, sessionIdOf, signedCookie, originAndGateway, startGateway,
 } from './helpers.mjs';
 
-let origin;
-let gateway;
-const cleanups = [];
-before(async () => {
-  origin = await startTestOrigin();
-  gateway = await startGateway({ originUrl: origin.url, countKv: true, vars: { PUBLIC_PATHS: '/health,/control' } });
+const { origin, gateway } = await originAndGateway({
+  countKv: true,
+  vars: { PUBLIC_PATHS: '/health,/control' },
 });
+const cleanups = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
-  await gateway?.close();
-  await origin?.close();
 });
 
 const sessionLines = (res, name = COOKIE) => (res.headers['set-cookie'] ?? []).filter((l) => parseSetCookie(l).name === name);

@@ -6,26 +6,18 @@ import { after, before, describe, test } from 'node:test';
 import signature from 'cookie-signature';
 import {
   ASSERTION_SECRET, COOKIE, OLD_SECRET, SESSION_SECRET, UA, errorCode, flipChar, request, seedSession,
-  signedCookie, startGateway, startTestOrigin,
+  signedCookie, originAndGateway, startGateway,
 } from './helpers.mjs';
 
-let origin;
-let gateway;
+const { origin, gateway } = await originAndGateway({ countKv: true });
 const ID = 'signed-value-alice'.padEnd(43, 'a');
 const OTHER_ID = 'signed-value-bob'.padEnd(43, 'b');
 const sign = (id, secret = SESSION_SECRET) => signature.sign(id, secret);
 const sigOf = (id, secret) => sign(id, secret).split('.').pop();
-
 before(async () => {
-  origin = await startTestOrigin();
-  gateway = await startGateway({ originUrl: origin.url, countKv: true });
   const kv = await gateway.kv();
   await seedSession(kv, ID, { user: 'alice' });
   await seedSession(kv, OTHER_ID, { user: 'bob' });
-});
-after(async () => {
-  await gateway?.close();
-  await origin?.close();
 });
 
 /** GET /echo with the session cookie's decoded value `value` (encoded here as express-session does). */

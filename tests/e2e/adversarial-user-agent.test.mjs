@@ -1,21 +1,12 @@
 // Adversarial catalogue, class "user agent": the binding of a session to the User-Agent seen at
 // login, through the real Worker. A mismatch destroys the session (record and index key).
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  UA, errorCode, loginViaControl, rawRequest, request, sessionIdOf, startGateway, startTestOrigin,
+  UA, errorCode, loginViaControl, rawRequest, request, sessionIdOf, originAndGateway,
 } from './helpers.mjs';
 
-let origin;
-let gateway;
-before(async () => {
-  origin = await startTestOrigin();
-  gateway = await startGateway({ originUrl: origin.url, vars: { PUBLIC_PATHS: '/control' } });
-});
-after(async () => {
-  await gateway?.close();
-  await origin?.close();
-});
+const { origin, gateway } = await originAndGateway({ vars: { PUBLIC_PATHS: '/control' } });
 
 /** GET /echo with the cookie and these User-Agent lines (none when `uas` is empty). */
 const get = (cookie, uas) => request(gateway.url, 'GET', '/echo', {

@@ -4,11 +4,11 @@
 // prefix, unsign with each secret, look the id up in the store. Sessions are seeded in KV for the
 // store's ids, so "signature valid and id known" means "authenticated as that id's user".
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import cookie from 'cookie';
 import signature from 'cookie-signature';
 import {
-  COOKIE, OLD_SECRET, SESSION_SECRET, UA, request, seedSession, startGateway, startTestOrigin,
+  COOKIE, OLD_SECRET, SESSION_SECRET, UA, request, seedSession, originAndGateway,
 } from './helpers.mjs';
 
 const SECRETS = [SESSION_SECRET, OLD_SECRET];
@@ -142,20 +142,12 @@ function generated(count, seed) {
   return cases;
 }
 
-let origin;
-let gateway;
+const { origin, gateway } = await originAndGateway({
+  vars: { SESSION_SECRETS_PREVIOUS: JSON.stringify([OLD_SECRET]) },
+});
 before(async () => {
-  origin = await startTestOrigin();
-  gateway = await startGateway({
-    originUrl: origin.url,
-    vars: { SESSION_SECRETS_PREVIOUS: JSON.stringify([OLD_SECRET]) },
-  });
   const kv = await gateway.kv();
   for (const [id, user] of STORE) await seedSession(kv, id, { user });
-});
-after(async () => {
-  await gateway?.close();
-  await origin?.close();
 });
 
 /** The gateway's decision: the user the origin saw, or null for a 401. */

@@ -6,6 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
 import { Log, LogLevel, Miniflare } from 'miniflare';
 import signature from 'cookie-signature';
 import { startDemoOrigin } from '../../scripts/demo-origin.mjs';
@@ -372,4 +373,25 @@ export function rawRequest(gatewayUrl, text) {
       resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(raw)?.[1] ?? 0), raw });
     });
   });
+}
+
+/**
+ * Starts a test origin (startTestOrigin) and a gateway in front of it for the calling test file,
+ * and stops both after the file's tests. `gatewayOptions` are startGateway's, without `originUrl`.
+ * Use with top-level await: `const { origin, gateway } = await originAndGateway({ countKv: true });`
+ */
+export async function originAndGateway(gatewayOptions = {}) {
+  const origin = await startTestOrigin();
+  let gateway;
+  try {
+    gateway = await startGateway({ originUrl: origin.url, ...gatewayOptions });
+  } catch (error) {
+    await origin.close();
+    throw error;
+  }
+  after(async () => {
+    await gateway.close();
+    await origin.close();
+  });
+  return { origin, gateway };
 }

@@ -8,6 +8,10 @@
 //   node scripts/soak.mjs [--seconds=300] [--clients=16] [--sample-seconds=10]
 //
 // Exit code 1 when any answer was a 5xx or wrong. Needs Linux (/proc) for the memory figures.
+// Reading them: workerd's RSS (all its isolates, Miniflare's own services and local KV included)
+// climbs for several minutes under this load even for a trivial JavaScript Worker, then levels
+// off; compare against such a baseline before calling a rise a leak. The gateway's own Wasm
+// linear memory stays at its start-up size (measured separately; see the issue 6 report).
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -11,7 +11,8 @@
 // Reading them: workerd's RSS (all its isolates, Miniflare's own services and local KV included)
 // climbs for several minutes under this load even for a trivial JavaScript Worker, then levels
 // off; compare against such a baseline before calling a rise a leak. The gateway's own Wasm
-// linear memory stays at its start-up size (measured separately; see the issue 6 report).
+// linear memory, read by instrumenting a copy of build/index.js, stayed at its start-up size
+// (1.19 MiB) over 18,000 soak requests.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

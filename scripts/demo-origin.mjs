@@ -1,4 +1,5 @@
-// A small demo origin API for sessiongate, using only Node's standard library.
+// A small demo origin API for sessiongate, using only Node's standard library. It also serves the
+// demo app's pages from www/ (sign-in at / and /login, "who the origin sees" at /app).
 //
 // It decides who logs in (answering with the `Sessiongate-Login` control header), logs out
 // (`Sessiongate-Logout`), and shows what it sees behind the gateway: the user header and the
@@ -6,6 +7,7 @@
 // 127.0.0.1:$DEMO_ORIGIN_PORT (default 8788) and verifies assertions with $ASSERTION_SECRET.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
 
@@ -64,16 +66,16 @@ function json(res, status, value, headers = {}) {
   res.end(JSON.stringify(value));
 }
 
-const LOGIN_PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>sessiongate demo: sign in</title></head>
-<body><main><h1>Sign in</h1>
-<form method="post" action="/login">
-<label>User <input name="username" autocomplete="username" value="alice"></label>
-<label>Password <input name="password" type="password" autocomplete="current-password"></label>
-<button type="submit">Sign in</button></form>
-<p>Demo users: alice, bob. Password: <code>${DEMO_PASSWORD}</code>.</p>
-<p><a href="/whoami">Who am I?</a></p></main></body></html>`;
+const WWW = new URL('../www/', import.meta.url);
+/** Pages and assets of the demo app, by request path: www/demo/ and the shared stylesheet. */
+const STATIC_FILES = {
+  '/': ['demo/login.html', 'text/html; charset=utf-8'],
+  '/login': ['demo/login.html', 'text/html; charset=utf-8'],
+  '/app': ['demo/app.html', 'text/html; charset=utf-8'],
+  '/static/style.css': ['shared/style.css', 'text/css; charset=utf-8'],
+  '/static/login.js': ['demo/login.js', 'text/javascript; charset=utf-8'],
+  '/static/app.js': ['demo/app.js', 'text/javascript; charset=utf-8'],
+};
 
 /**
  * Starts the demo origin. Returns `{ server, port, url, requests, close }`; `requests` records
@@ -96,19 +98,25 @@ export async function startDemoOrigin({
       res.writeHead(200, { 'content-type': 'text/plain' });
       return res.end('ok');
     }
-    if ((path === '/' || path === '/login') && req.method === 'GET') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      return res.end(LOGIN_PAGE);
+    if (STATIC_FILES[path] && (req.method === 'GET' || req.method === 'HEAD')) {
+      const [file, type] = STATIC_FILES[path];
+      res.writeHead(200, { 'content-type': type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+      return res.end(req.method === 'HEAD' ? undefined : await readFile(new URL(file, WWW)));
     }
     if (path === '/login' && req.method === 'POST') {
+      const isForm = !(req.headers['content-type'] ?? '').includes('application/json');
       const { username, password } = parseCredentials(body, req.headers['content-type']);
       const data = DEMO_USERS[username];
       if (!data || password !== DEMO_PASSWORD) {
-        return json(res, 401, { ok: false, error: 'wrong user or password' });
+        return json(res, 401, { ok: false, error: 'Wrong user or password.' });
       }
-      return json(res, 200, { ok: true, user: username }, {
-        'Sessiongate-Login': JSON.stringify({ user: username, data }),
-      });
+      const login = { 'Sessiongate-Login': JSON.stringify({ user: username, data }) };
+      if (isForm) {
+        // A plain HTML form post (no JavaScript): go to the app page.
+        res.writeHead(303, { location: '/app', ...login });
+        return res.end();
+      }
+      return json(res, 200, { ok: true, user: username }, login);
     }
     if (path === '/logout' && req.method === 'POST') {
       return json(res, 200, { ok: true }, { 'Sessiongate-Logout': 'session' });

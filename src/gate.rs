@@ -11,10 +11,13 @@
 
 use serde::Deserialize;
 
+mod account;
+
 use crate::assertion::{Claims, ISSUER};
 use crate::config::{ForwardConfig, LoadedConfig, SessionConfig};
 use crate::cookie::{find_cookie, remove_cookie};
 use crate::headers::{header_value, is_control_response_header};
+use crate::json::JsonObject;
 use crate::session::{
     is_valid_user, user_agent_fingerprint, user_index_key, user_index_prefix, Freshness, SessionId,
     SessionRecord, KV_MIN_TTL_SECONDS, MAX_DATA_LEN,
@@ -84,11 +87,12 @@ pub struct OriginResponse<B> {
     pub body: B,
 }
 
-/// A response body: the origin's (streamed through) or the gateway's own JSON.
+/// A response body: the origin's (streamed through) or the gateway's own (a JSON answer, or
+/// the sessions page and its assets; the headers give the type).
 #[derive(Debug)]
 pub enum Body<B> {
     Origin(B),
-    Json(String),
+    Gateway(String),
 }
 
 #[derive(Debug)]
@@ -294,7 +298,7 @@ impl<'a> Flow<'a> {
             response: GateResponse {
                 status: refusal.status(),
                 headers,
-                body: Body::Json(refusal.body()),
+                body: Body::Gateway(refusal.body()),
             },
             background: Vec::new(),
             log: self.log,
@@ -647,7 +651,7 @@ fn build_origin_request<B>(
 struct LoginInstruction {
     user: String,
     #[serde(default)]
-    data: Option<serde_json::Map<String, serde_json::Value>>,
+    data: Option<JsonObject>,
 }
 
 fn parse_login(raw: &str) -> Result<LoginInstruction, String> {
@@ -657,7 +661,7 @@ fn parse_login(raw: &str) -> Result<LoginInstruction, String> {
         return Err("Sessiongate-Login user must be 1-256 printable ASCII characters".to_owned());
     }
     if let Some(data) = &login.data {
-        if serde_json::to_string(data).map_or(usize::MAX, |s| s.len()) > MAX_DATA_LEN {
+        if data.as_str().len() > MAX_DATA_LEN {
             return Err(format!(
                 "Sessiongate-Login data is larger than {MAX_DATA_LEN} bytes"
             ));
@@ -788,7 +792,8 @@ async fn apply_instructions<S: KeyValueStore>(
         )
     })?;
     let fingerprint = s.ua_binding.then(|| user_agent_fingerprint(user_agent));
-    let record = SessionRecord::new(login.user, login.data, fingerprint, now_ms, &s.timeouts);
+    let mut record = SessionRecord::new(login.user, login.data, fingerprint, now_ms, &s.timeouts);
+    record.device = Some(crate::device::describe(user_agent));
     let index_ttl = record
         .absolute_expires
         .saturating_sub(now_ms)
@@ -839,7 +844,7 @@ fn json_ok<B>(mut flow: Flow<'_>, body: String) -> Outcome<B> {
         response: GateResponse {
             status: 200,
             headers,
-            body: Body::Json(body),
+            body: Body::Gateway(body),
         },
         background: Vec::new(),
         log: flow.log,
@@ -861,12 +866,21 @@ async fn gateway_endpoint<S: KeyValueStore, B>(
     flow.log.event = "gateway";
     let endpoint = path.get(forward.gateway_path.len()..).unwrap_or("");
     if endpoint != "/logout" {
-        return flow.refuse(Refusal::NotFound, None);
+        return account::endpoint(
+            flow,
+            store,
+            method,
+            request_origin,
+            endpoint,
+            headers,
+            now_ms,
+        )
+        .await;
     }
     if !method.eq_ignore_ascii_case("POST") {
         return flow.refuse(Refusal::MethodNotAllowed, None);
     }
-    // Logout is the only endpoint and it is POST-only, so the cross-site check always applies.
+    // Logout is POST-only, so the cross-site check always applies.
     if !same_origin(headers, request_origin) {
         return flow.refuse(Refusal::CrossSiteRequest, None);
     }

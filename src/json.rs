@@ -1,6 +1,50 @@
-//! Strict JSON decoding of objects.
+//! Strict JSON decoding of objects, and JSON objects kept as text.
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+/// A JSON object kept as its exact text: validated when decoded, written back verbatim, never
+/// parsed into values. Session data goes from the login instruction to KV to the assertion byte
+/// for byte (numbers included), and no float parser or map is needed to carry it.
+#[derive(Clone, Debug)]
+pub struct JsonObject(Box<RawValue>);
+
+impl JsonObject {
+    /// `text` when it is one JSON object (surrounding whitespace allowed).
+    pub fn parse(text: &str) -> Option<Self> {
+        let raw: Box<RawValue> = serde_json::from_str(text).ok()?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: Box<RawValue>) -> Option<Self> {
+        raw.get().starts_with('{').then_some(JsonObject(raw))
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for JsonObject {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Serialize for JsonObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        JsonObject::from_raw(raw).ok_or_else(|| D::Error::custom("expected a JSON object"))
+    }
+}
 
 /// Decodes `text` into `T` only when it is a JSON object.
 ///
@@ -22,7 +66,21 @@ pub fn from_object<T: DeserializeOwned>(text: &[u8]) -> Option<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::from_object;
+    use super::{from_object, JsonObject};
+
+    #[test]
+    fn json_objects_are_kept_verbatim() {
+        let text = r#"{ "n": -1.5715450039294425e202, "big": 123456789012345678901234567890, "s": "\u00e9" }"#;
+        let object = JsonObject::parse(text).unwrap();
+        assert_eq!(object.as_str(), text.trim());
+        assert_eq!(serde_json::to_string(&object).unwrap(), text);
+        for not_an_object in ["[1]", "1", "\"x\"", "null", "{", "{} {}", ""] {
+            assert!(
+                JsonObject::parse(not_an_object).is_none(),
+                "{not_an_object}"
+            );
+        }
+    }
 
     #[derive(serde::Deserialize, Debug, PartialEq)]
     struct Pair {

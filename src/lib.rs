@@ -7,6 +7,7 @@
 //! - [`cookie`]: `Cookie` header parsing (jshttp/cookie rules) and the session cookie.
 //! - [`set_cookie`]: `Set-Cookie` serialization (jshttp/cookie rules).
 //! - [`session`]: session ids, the KV record and its timeouts, user-agent binding.
+//! - [`device`]: a readable device label from a user agent, for the sessions page.
 //! - [`assertion`]: the HS256 JWT the origin receives.
 //! - [`headers`], [`paths`]: header hygiene and public-path matching.
 //! - [`config`]: configuration with clear errors.
@@ -29,9 +30,10 @@
 pub mod assertion;
 pub mod config;
 pub mod cookie;
+pub mod device;
 pub mod gate;
 pub mod headers;
-mod json;
+pub mod json;
 pub mod paths;
 pub mod session;
 pub mod set_cookie;

@@ -38,12 +38,30 @@ pub(crate) fn property_text(object: &JsValue, name: &str) -> Option<String> {
     }
 }
 
+/// A log line of the glue's own (request decisions are logged as `gate::LogLine`).
+#[derive(serde::Serialize)]
+struct GlueEvent<'a> {
+    event: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    errors: &'a [String],
+}
+
+fn log_error(event: &str, detail: Option<&str>, errors: &[String]) {
+    let line = GlueEvent {
+        event,
+        detail,
+        errors,
+    };
+    console_error!("{}", serde_json::to_string(&line).unwrap_or_default());
+}
+
 /// Logs the configuration problems once (never a secret's value: errors only name settings).
 #[cfg(feature = "worker")]
 pub(crate) fn log_config_errors(config: &LoadedConfig) {
     if !config.errors.is_empty() {
-        let line = serde_json::json!({ "event": "config_error", "errors": config.errors });
-        console_error!("{}", line);
+        log_error("config_error", None, &config.errors);
     }
 }
 
@@ -260,7 +278,7 @@ fn to_worker_response(response: GateResponse<Response>) -> worker::Result<Respon
         .with_status(response.status)
         .with_headers(headers);
     Ok(match response.body {
-        Body::Json(text) => builder.fixed(text.into_bytes()),
+        Body::Gateway(text) => builder.fixed(text.into_bytes()),
         Body::Origin(origin_response) => {
             let (_, body) = origin_response.into_parts();
             builder.body(body)
@@ -334,19 +352,14 @@ pub(crate) async fn serve(
         let store = store.clone();
         run_later(Box::pin(async move {
             if let Err(e) = store.put(&write.key, &write.value, write.ttl_seconds).await {
-                let line =
-                    serde_json::json!({ "event": "touch_failed", "detail": format!("{e:?}") });
-                console_error!("{}", line);
+                log_error("touch_failed", Some(&format!("{e:?}")), &[]);
             }
         }));
     }
     match to_worker_response(outcome.response) {
         Ok(response) => Ok(response),
         Err(e) => {
-            console_error!(
-                "{}",
-                serde_json::json!({ "event": "response_error", "detail": e.to_string() })
-            );
+            log_error("response_error", Some(&e.to_string()), &[]);
             refusal_response(Refusal::InternalError)
         }
     }

@@ -301,7 +301,7 @@ fn header<'a>(out: &'a Outcome<String>, name: &str) -> Option<&'a str> {
 
 fn error_code(out: &Outcome<String>) -> String {
     match &out.response.body {
-        Body::Json(text) => serde_json::from_str::<serde_json::Value>(text).unwrap()["error"]
+        Body::Gateway(text) => serde_json::from_str::<serde_json::Value>(text).unwrap()["error"]
             .as_str()
             .unwrap()
             .to_string(),
@@ -406,7 +406,7 @@ fn authenticated_request_reaches_origin_with_user_and_assertion() {
     assert_eq!(claims.sub, "alice");
     assert_eq!(claims.exp - claims.iat, 60);
     assert_ne!(claims.sid, session_id_of(&cookie));
-    assert_eq!(claims.data.unwrap()["role"], "admin");
+    assert_eq!(claims.data.unwrap().as_str(), r#"{"role":"admin"}"#);
 }
 
 #[test]
@@ -812,7 +812,7 @@ fn built_in_logout_endpoint_with_csrf_check() {
         T0,
     );
     assert_eq!(out.response.status, 200);
-    assert!(matches!(&out.response.body, Body::Json(b) if b.contains("\"destroyed\":1")));
+    assert!(matches!(&out.response.body, Body::Gateway(b) if b.contains("\"destroyed\":1")));
     assert!(header(&out, "set-cookie").unwrap().contains("Max-Age=0"));
     assert_eq!(
         error_code(&h.get("/orders", &cookie, T0)),
@@ -1105,4 +1105,353 @@ fn logs_carry_decisions_but_no_secrets_or_ids() {
         assert!(!line.contains("secret-query"), "{line}");
         assert!(line.contains("\"path\":\"/orders\""), "{line}");
     }
+}
+
+// ---- The "your sessions" page and its JSON API ----
+
+const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const FIREFOX: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+
+impl Harness {
+    /// Logs `user` in from a browser with user agent `ua`; returns the `Cookie` header value.
+    fn login_from(&self, user: &str, ua: &str, now: u64) -> String {
+        self.origin
+            .answer_with(&[("Sessiongate-Login", &format!("{{\"user\":\"{user}\"}}"))]);
+        let out = self.send("POST", "/login", &[("user-agent", ua)], now);
+        self.origin.answer_with(&[]);
+        assert_eq!(out.response.status, 200, "{:?}", out.log);
+        let set_cookie = header(&out, "set-cookie").expect("login sets a cookie");
+        set_cookie.split(';').next().unwrap().to_string()
+    }
+
+    /// A same-origin browser call to the sessions API.
+    fn account(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: &str,
+        ua: &str,
+        now: u64,
+    ) -> Outcome<String> {
+        self.send(
+            method,
+            path,
+            &[
+                ("cookie", cookie),
+                ("user-agent", ua),
+                ("origin", "https://gate.test"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+            now,
+        )
+    }
+}
+
+fn json_body(out: &Outcome<String>) -> serde_json::Value {
+    match &out.response.body {
+        Body::Gateway(text) => serde_json::from_str(text).unwrap(),
+        Body::Origin(_) => panic!("expected the gateway's own answer"),
+    }
+}
+
+#[test]
+fn sessions_api_lists_the_users_live_sessions_by_handle_with_devices() {
+    let h = Harness::new();
+    let laptop = h.login_from("alice", CHROME, T0);
+    let desktop = h.login_from("alice", FIREFOX, T0 + 1_000);
+    let _bob = h.login_from("bob", CHROME, T0);
+    // Created a day ago: past the absolute lifetime.
+    let expired = h.login_from("alice", CHROME, T0 - 86_400_000);
+
+    let out = h.account(
+        "GET",
+        "/.sessiongate/api/sessions",
+        &laptop,
+        CHROME,
+        T0 + 5_000,
+    );
+    assert_eq!(out.response.status, 200, "{:?}", out.log);
+    assert_eq!(header(&out, "cache-control"), Some("no-store"));
+    let body = json_body(&out);
+    assert_eq!(body["user"], "alice");
+    let sessions = body["sessions"].as_array().unwrap();
+    assert_eq!(
+        sessions.len(),
+        2,
+        "bob's and the expired session are not listed: {body}"
+    );
+    assert_eq!(sessions[0]["current"], true);
+    assert_eq!(sessions[0]["device"], "Chrome 131 on Linux");
+    assert_eq!(sessions[0]["created"], T0);
+    assert_eq!(sessions[1]["current"], false);
+    assert_eq!(sessions[1]["device"], "Firefox 133 on Windows");
+    assert_eq!(sessions[1]["last_seen"], T0 + 1_000);
+    let text = match &out.response.body {
+        Body::Gateway(text) => text.clone(),
+        Body::Origin(_) => unreachable!(),
+    };
+    for cookie in [&laptop, &desktop, &expired] {
+        assert!(
+            !text.contains(&session_id_of(cookie)),
+            "raw session ids never leave the gateway"
+        );
+    }
+    for session in sessions {
+        let handle = session["id"].as_str().unwrap();
+        assert_eq!(handle.len(), 22);
+    }
+    assert_eq!(
+        h.origin.calls(),
+        4,
+        "only the four logins reached the origin"
+    );
+}
+
+#[test]
+fn sessions_api_signs_out_one_other_session_but_not_other_users_sessions() {
+    let h = Harness::new();
+    let laptop = h.login_from("alice", CHROME, T0);
+    let desktop = h.login_from("alice", FIREFOX, T0);
+    let bob = h.login_from("bob", FIREFOX, T0);
+    let listed = json_body(&h.account("GET", "/.sessiongate/api/sessions", &laptop, CHROME, T0));
+    let desktop_handle = listed["sessions"][1]["id"].as_str().unwrap().to_string();
+    let bob_handle = json_body(&h.account("GET", "/.sessiongate/api/sessions", &bob, FIREFOX, T0))
+        ["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Someone else's session cannot be named, and junk is not a handle.
+    for handle in [
+        bob_handle.as_str(),
+        "AAAAAAAAAAAAAAAAAAAAAA",
+        "x",
+        "../../sess:whatever",
+    ] {
+        let out = h.account(
+            "DELETE",
+            &format!("/.sessiongate/api/sessions/{handle}"),
+            &laptop,
+            CHROME,
+            T0,
+        );
+        assert_eq!(out.response.status, 404, "{handle}");
+    }
+    assert_eq!(
+        h.send(
+            "GET",
+            "/orders",
+            &[("cookie", &bob), ("user-agent", FIREFOX)],
+            T0
+        )
+        .response
+        .status,
+        200,
+        "bob's session survived"
+    );
+
+    let out = h.account(
+        "DELETE",
+        &format!("/.sessiongate/api/sessions/{desktop_handle}"),
+        &laptop,
+        CHROME,
+        T0,
+    );
+    assert_eq!(out.response.status, 200, "{:?}", out.log);
+    assert_eq!(
+        json_body(&out),
+        serde_json::json!({"ok": true, "revoked": 1, "current": false})
+    );
+    assert!(
+        header(&out, "set-cookie").is_none(),
+        "this device stays signed in"
+    );
+    let refused = h.send(
+        "GET",
+        "/orders",
+        &[("cookie", &desktop), ("user-agent", FIREFOX)],
+        T0,
+    );
+    assert_eq!(error_code(&refused), "unknown_session");
+    assert_eq!(
+        h.send(
+            "GET",
+            "/orders",
+            &[("cookie", &laptop), ("user-agent", CHROME)],
+            T0
+        )
+        .response
+        .status,
+        200
+    );
+    assert!(
+        !h.store
+            .keys()
+            .iter()
+            .any(|k| k.ends_with(&session_id_of(&desktop))),
+        "record and index entry are gone"
+    );
+}
+
+#[test]
+fn sessions_api_signs_out_all_other_sessions() {
+    let h = Harness::new();
+    let here = h.login_from("alice", CHROME, T0);
+    let others: Vec<String> = (0..3).map(|_| h.login_from("alice", FIREFOX, T0)).collect();
+    let out = h.account(
+        "POST",
+        "/.sessiongate/api/sessions/revoke-others",
+        &here,
+        CHROME,
+        T0,
+    );
+    assert_eq!(out.response.status, 200, "{:?}", out.log);
+    assert_eq!(json_body(&out)["revoked"], 3);
+    for cookie in &others {
+        let refused = h.send(
+            "GET",
+            "/orders",
+            &[("cookie", cookie), ("user-agent", FIREFOX)],
+            T0,
+        );
+        assert_eq!(refused.response.status, 401);
+    }
+    let listed = json_body(&h.account("GET", "/.sessiongate/api/sessions", &here, CHROME, T0));
+    assert_eq!(listed["sessions"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn sessions_api_revoking_the_current_session_clears_the_cookie() {
+    let h = Harness::new();
+    let here = h.login_from("alice", CHROME, T0);
+    let handle = json_body(&h.account("GET", "/.sessiongate/api/sessions", &here, CHROME, T0))
+        ["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = h.account(
+        "DELETE",
+        &format!("/.sessiongate/api/sessions/{handle}"),
+        &here,
+        CHROME,
+        T0,
+    );
+    assert_eq!(json_body(&out)["current"], true);
+    assert!(header(&out, "set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        h.send(
+            "GET",
+            "/orders",
+            &[("cookie", &here), ("user-agent", CHROME)],
+            T0
+        )
+        .response
+        .status,
+        401
+    );
+}
+
+#[test]
+fn sessions_api_needs_a_session_the_right_method_and_a_same_origin_request() {
+    let h = Harness::new();
+    let here = h.login_from("alice", CHROME, T0);
+    let other = h.login_from("alice", FIREFOX, T0);
+    let no_session = h.send(
+        "GET",
+        "/.sessiongate/api/sessions",
+        &[("user-agent", CHROME)],
+        T0,
+    );
+    assert_eq!(error_code(&no_session), "missing_session");
+    let wrong_agent = h.send(
+        "GET",
+        "/.sessiongate/api/sessions",
+        &[("cookie", &here), ("user-agent", FIREFOX)],
+        T0,
+    );
+    assert_eq!(error_code(&wrong_agent), "user_agent_mismatch");
+
+    let here = h.login_from("alice", CHROME, T0);
+    for (method, path) in [
+        ("POST", "/.sessiongate/api/sessions"),
+        ("GET", "/.sessiongate/api/sessions/revoke-others"),
+        ("POST", "/.sessiongate/api/sessions/AAAAAAAAAAAAAAAAAAAAAA"),
+        ("POST", "/.sessiongate/sessions"),
+    ] {
+        let out = h.account(method, path, &here, CHROME, T0);
+        assert_eq!(out.response.status, 405, "{method} {path}");
+    }
+    for cross_site in [
+        vec![("origin", "https://evil.test")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("origin", "null")],
+    ] {
+        let mut headers = vec![("cookie", here.as_str()), ("user-agent", CHROME)];
+        headers.extend(cross_site.iter().copied());
+        let out = h.send(
+            "POST",
+            "/.sessiongate/api/sessions/revoke-others",
+            &headers,
+            T0,
+        );
+        assert_eq!(error_code(&out), "cross_site_request", "{cross_site:?}");
+    }
+    assert_eq!(
+        h.send(
+            "GET",
+            "/orders",
+            &[("cookie", &other), ("user-agent", FIREFOX)],
+            T0
+        )
+        .response
+        .status,
+        200,
+        "no cross-site call signed anything out"
+    );
+}
+
+#[test]
+fn sessions_page_and_assets_are_served_with_a_strict_policy() {
+    let h = Harness::new();
+    let page = h.send("GET", "/.sessiongate/sessions", &[], T0);
+    assert_eq!(page.response.status, 200);
+    assert_eq!(
+        header(&page, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let csp = header(&page, "content-security-policy").unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(header(&page, "x-frame-options"), Some("DENY"));
+    assert!(matches!(&page.response.body, Body::Gateway(html) if html.contains("Your sessions")));
+    for (path, content_type) in [
+        ("/.sessiongate/sessions.css", "text/css; charset=utf-8"),
+        (
+            "/.sessiongate/sessions.js",
+            "text/javascript; charset=utf-8",
+        ),
+    ] {
+        let out = h.send("GET", path, &[], T0);
+        assert_eq!(out.response.status, 200);
+        assert_eq!(header(&out, "content-type"), Some(content_type));
+        assert_eq!(header(&out, "x-content-type-options"), Some("nosniff"));
+    }
+    assert_eq!(h.origin.calls(), 0, "served by the gateway itself");
+
+    let custom = Harness::with(&[("GATEWAY_PATH", "/account")]);
+    assert_eq!(
+        custom
+            .send("GET", "/account/sessions", &[], T0)
+            .response
+            .status,
+        200
+    );
+    assert_eq!(
+        custom
+            .send("GET", "/.sessiongate/sessions", &[], T0)
+            .response
+            .status,
+        401,
+        "an ordinary protected path there"
+    );
 }

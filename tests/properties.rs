@@ -7,6 +7,7 @@ use sessiongate::cookie::{
     decode_uri_component, encode_uri_component, find_cookie, parse_cookie_header, remove_cookie,
 };
 use sessiongate::headers::{fold_name, RequestHeaderPolicy};
+use sessiongate::json::JsonObject;
 use sessiongate::paths::{normalize, PublicPaths};
 use sessiongate::session::{SessionId, SessionRecord, Timeouts};
 use sessiongate::signing::Keyring;
@@ -148,7 +149,11 @@ proptest! {
             let name = &parsed[pick.index(parsed.len())].0;
             let rest = remove_cookie(&header, name).unwrap_or_default();
             prop_assert!(find_cookie(&rest, name).is_none());
-            let others: Vec<_> = parsed.iter().filter(|(n, _)| n != name).cloned().collect();
+            let mut others: Vec<_> = parsed.iter().filter(|(n, _)| n != name).cloned().collect();
+            // jshttp/cookie reads nothing from a header shorter than two characters (`=`).
+            if rest.len() < 2 {
+                others.clear();
+            }
             prop_assert_eq!(parse_cookie_header(&rest), others);
         }
     }
@@ -179,13 +184,15 @@ proptest! {
     #[test]
     fn numbers_in_session_data_round_trip_exactly(number in any::<f64>().prop_filter("finite", |f| f.is_finite())) {
         let timeouts = Timeouts { idle_ms: 1_000, absolute_ms: 2_000, touch_interval_ms: 100 };
-        let mut data = serde_json::Map::new();
-        data.insert("n".into(), serde_json::Value::from(number));
-        let record = SessionRecord::new("alice".into(), Some(data), None, 0, &timeouts);
+        let text = serde_json::json!({ "n": number }).to_string();
+        let data = JsonObject::parse(&text);
+        prop_assert!(data.is_some());
+        let record = SessionRecord::new("alice".into(), data, None, 0, &timeouts);
         let json = record.encode();
         let decoded = SessionRecord::decode(&json).unwrap();
-        let n = decoded.data.as_ref().and_then(|d| d.get("n")?.as_f64());
-        prop_assert_eq!(n.map(f64::to_bits), Some(number.to_bits()), "{}", json);
+        // Kept as text, so the origin gets exactly the digits the login instruction had.
+        let kept = decoded.data.as_ref().map(JsonObject::as_str).unwrap_or_default();
+        prop_assert_eq!(kept, text.as_str(), "{}", json);
         prop_assert_eq!(decoded.encode(), json);
     }
 }

@@ -69,11 +69,10 @@ fuzz_target!(|input: Input<'_>| {
         sid: input.sid,
         iat: input.iat,
         exp: input.iat.saturating_add(u64::from(input.lifetime)),
-        data: input.data.map(|entries| {
-            entries
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_json()))
-                .collect()
+        data: input.data.and_then(|entries| {
+            let map: serde_json::Map<String, serde_json::Value> =
+                entries.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+            sessiongate::json::JsonObject::parse(&serde_json::Value::Object(map).to_string())
         }),
     };
     let token = key.mint(&claims);

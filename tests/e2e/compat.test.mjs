@@ -210,7 +210,8 @@ describe('cookie settings and the assertion', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': UA },
       body: 'username=bob&password=sessiongate-demo',
     });
-    assert.equal(res.status, 200);
+    assert.equal(res.status, 303, 'a plain form post is redirected to the app page');
+    assert.equal(res.headers.location, '/app');
     const line = res.headers['set-cookie'].find((c) => c.startsWith('sessiongate='));
     assert.equal(parseSetCookie(line).attrs.samesite, 'Strict');
     const cookie = line.split(';')[0];

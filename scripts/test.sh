@@ -6,7 +6,8 @@
 #   3. the real Wasm Worker, built with the release profile, run in workerd with local KV in front
 #      of real HTTP origins on 127.0.0.1 (`node --test tests/e2e/`);
 #   4. the npm package built from the same crate, tested against cookie-signature, cookie and jose,
-#      embedded in a JavaScript Worker in workerd, packed and installed (`node --test tests/pkg/`).
+#      embedded in a JavaScript Worker in workerd, packed and installed (`node --test tests/pkg/`);
+#   5. the demo app and the sessions page in headless Chromium (`node --test tests/browser/`).
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
@@ -30,5 +31,7 @@ step "build the npm package (pkg/dist)"
 bash scripts/build-pkg.sh
 step "end-to-end tests in workerd"
 node --test --test-concurrency=2 tests/e2e/
-step "npm package tests (differential, origin, embedded gate in workerd, pack and install)"
+step "npm package tests (differential, origin, embedded gate in workerd, pack and install, Chromium)"
 node --test --test-concurrency=2 tests/pkg/
+step "browser tests: the demo app and the sessions page in headless Chromium (screenshots in build/screenshots)"
+node --test --test-concurrency=1 tests/browser/

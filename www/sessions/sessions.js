@@ -81,8 +81,13 @@ async function load() {
     list.replaceChildren();
     revokeOthers.hidden = true;
     signOut.hidden = true;
-    summary.textContent = error.status === 401 ? 'You are not signed in.' : 'Your sessions could not be loaded.';
-    say(error.message, error.status !== 401);
+    if (error.status === 401) {
+      summary.textContent = 'You are not signed in. Sign in to the app first.';
+      say('');
+    } else {
+      summary.textContent = 'Your sessions could not be loaded.';
+      say(error.message, true);
+    }
   }
 }
 

@@ -5,6 +5,9 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sessiongate::assertion::{AssertionError, AssertionKey, Claims, ISSUER};
 
+/// `assertion::MAX_TOKEN_LEN` (private): longer tokens are refused as malformed.
+const MAX_TOKEN_LEN: usize = 8192;
+
 #[derive(Arbitrary, Debug)]
 struct Input<'a> {
     secret: &'a [u8],
@@ -70,8 +73,10 @@ fuzz_target!(|input: Input<'_>| {
         iat: input.iat,
         exp: input.iat.saturating_add(u64::from(input.lifetime)),
         data: input.data.and_then(|entries| {
-            let map: serde_json::Map<String, serde_json::Value> =
-                entries.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+            let map: serde_json::Map<String, serde_json::Value> = entries
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect();
             sessiongate::json::JsonObject::parse(&serde_json::Value::Object(map).to_string())
         }),
     };
@@ -79,7 +84,20 @@ fuzz_target!(|input: Input<'_>| {
     let now = input.iat;
     let verdict = key.verify(&token, now, skew);
     check_verdict(&verdict, now, skew);
-    if claims.exp > now {
+    // Claims the gateway can mint (user <= 256 bytes, a 22-character handle, data <= 2048 bytes)
+    // always fit the verifier's 8 KiB token limit; larger ones are refused before any work.
+    let within_gateway_bounds = claims.sub.len() <= 256
+        && claims.sid.len() <= 22
+        && claims
+            .data
+            .as_ref()
+            .is_none_or(|d| d.as_str().len() <= 2048);
+    if within_gateway_bounds {
+        assert!(token.len() <= MAX_TOKEN_LEN, "{} bytes", token.len());
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        assert_eq!(verdict, Err(AssertionError::Malformed));
+    } else if claims.exp > now {
         assert_eq!(
             verdict.as_ref(),
             Ok(&claims),

@@ -54,7 +54,12 @@ fuzz_target!(|input: Input<'_>| {
                 "{name:?} still present after removal: {rest:?}"
             );
             let reparsed = parse_cookie_header(&rest);
-            let others: Vec<_> = parsed.iter().filter(|(n, _)| n != name).collect();
+            let mut others: Vec<_> = parsed.iter().filter(|(n, _)| n != name).collect();
+            // jshttp/cookie reads nothing from a header shorter than `a=`: a lone `=` left over
+            // is an empty cookie there, and none at all once it is the whole header.
+            if rest.len() < 2 {
+                others.clear();
+            }
             assert_eq!(reparsed.iter().collect::<Vec<_>>(), others);
         }
         None => assert!(

@@ -7,10 +7,7 @@ use sessiongate::session::{
     is_valid_user, RecordError, SessionRecord, MAX_RECORD_LEN, RECORD_VERSION,
 };
 
-/// The crate keeps its strict JSON helper private; compile the same file here to fuzz it directly.
-#[path = "../../src/json.rs"]
-#[allow(dead_code)]
-mod json;
+use sessiongate::json::{self, JsonObject};
 
 #[derive(serde::Deserialize, Debug)]
 #[allow(dead_code)]
@@ -38,6 +35,16 @@ fuzz_target!(|bytes: &[u8]| {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return;
     };
+    // JsonObject: exactly one JSON object, kept verbatim (so re-parsing its text gives it back).
+    if let Some(object) = JsonObject::parse(text) {
+        assert!(starts_with_brace);
+        assert_eq!(
+            object.as_str(),
+            text.trim_matches(|c: char| c.is_ascii_whitespace())
+        );
+        assert!(serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_object()));
+        assert_eq!(JsonObject::parse(object.as_str()).as_ref(), Some(&object));
+    }
     match SessionRecord::decode(text) {
         Ok(record) => {
             assert!(starts_with_brace);

@@ -19,8 +19,8 @@ use crate::cookie::{find_cookie, remove_cookie};
 use crate::headers::{header_value, is_control_response_header};
 use crate::json::JsonObject;
 use crate::session::{
-    is_valid_user, user_agent_fingerprint, user_index_key, user_index_prefix, Freshness, SessionId,
-    SessionRecord, KV_MIN_TTL_SECONDS, MAX_DATA_LEN,
+    is_valid_user, user_agent_fingerprint, user_index_key, user_index_prefix, Activity, Freshness,
+    SessionId, SessionRecord, KV_MIN_TTL_SECONDS, MAX_DATA_LEN,
 };
 
 /// Why a store operation failed. The text never contains keys or values.
@@ -419,9 +419,10 @@ where
         }
     } else if let (Some(live), Some(s)) = (&session, flow.session_config) {
         if let Some(touched) = live.record.touched(now_ms, &s.timeouts) {
+            // Only the activity key: rewriting the record could undo a logout (see `Activity`).
             background.push(BackgroundWrite {
-                key: live.id.record_key(),
-                value: touched.encode(),
+                key: live.id.activity_key(),
+                value: touched.activity().encode(),
                 ttl_seconds: touched.ttl_seconds(now_ms),
             });
         }
@@ -551,15 +552,15 @@ async fn authenticate<S: KeyValueStore>(
     };
     let handle = s.assertion_key.session_handle(&id);
     flow.log.sid = Some(handle.clone());
-    let stored = store
-        .get(&id.record_key())
-        .await
-        .map_err(|e| store_refusal("session read", e))?;
+    // Record and activity are read together: one KV round trip of latency, not two.
+    let (stored, activity) = read_session(store, &id).await;
+    let stored = stored.map_err(|e| store_refusal("session read", e))?;
+    let activity = activity.map_err(|e| store_refusal("activity read", e))?;
     let Some(json) = stored else {
         return Err((Refusal::UnknownSession, None));
     };
     let record = match SessionRecord::decode(&json) {
-        Ok(record) => record,
+        Ok(record) => record.with_activity(activity),
         Err(e) => {
             let _ = store.delete(&id.record_key()).await;
             return Err((
@@ -684,13 +685,33 @@ fn parse_logout(raw: &str) -> Result<LogoutScope, String> {
     }
 }
 
-/// Deletes one session and its index entry.
+/// The raw record of `id` and its decoded activity, read concurrently.
+async fn read_session<S: KeyValueStore>(
+    store: &S,
+    id: &SessionId,
+) -> (
+    Result<Option<String>, StoreError>,
+    Result<Option<Activity>, StoreError>,
+) {
+    let record_key = id.record_key();
+    let activity_key = id.activity_key();
+    let (record, activity) =
+        futures_util::future::join(store.get(&record_key), store.get(&activity_key)).await;
+    (
+        record,
+        activity.map(|json| json.as_deref().and_then(Activity::decode)),
+    )
+}
+
+/// Deletes one session: its record first (what makes it invalid), then its activity and index
+/// entry.
 async fn destroy<S: KeyValueStore>(
     store: &S,
     id: &SessionId,
     user: &str,
 ) -> Result<(), StoreError> {
     store.delete(&id.record_key()).await?;
+    store.delete(&id.activity_key()).await?;
     store.delete(&user_index_key(user, id)).await
 }
 
@@ -704,21 +725,24 @@ async fn destroy_all<S: KeyValueStore>(store: &S, user: &str) -> Result<usize, S
             continue;
         };
         store.delete(&id.record_key()).await?;
+        store.delete(&id.activity_key()).await?;
         store.delete(&key).await?;
         destroyed += 1;
     }
     Ok(destroyed)
 }
 
-/// The record of a session whose cookie verified on a public path (where no lookup happened).
+/// The record of a session, with its activity applied, where no authentication looked it up
+/// (a verified cookie on a public path, the other sessions listed on the sessions page).
 async fn load_record<S: KeyValueStore>(
     store: &S,
     id: &SessionId,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    Ok(store
-        .get(&id.record_key())
-        .await?
-        .and_then(|json| SessionRecord::decode(&json).ok()))
+    let (record, activity) = read_session(store, id).await;
+    let activity = activity?;
+    Ok(record?
+        .and_then(|json| SessionRecord::decode(&json).ok())
+        .map(|record| record.with_activity(activity)))
 }
 
 /// Ends the current session (or all of the user's); returns how many were destroyed.
@@ -740,7 +764,10 @@ async fn end_sessions<S: KeyValueStore>(
             Ok(destroy_all(store, &user).await? + 1)
         }
         (_, Some(user)) => destroy(store, &id, &user).await.map(|()| 1),
-        (_, None) => store.delete(&id.record_key()).await.map(|()| 0),
+        (_, None) => {
+            store.delete(&id.record_key()).await?;
+            store.delete(&id.activity_key()).await.map(|()| 0)
+        }
     }
 }
 
@@ -794,22 +821,21 @@ async fn apply_instructions<S: KeyValueStore>(
     let fingerprint = s.ua_binding.then(|| user_agent_fingerprint(user_agent));
     let mut record = SessionRecord::new(login.user, login.data, fingerprint, now_ms, &s.timeouts);
     record.device = Some(crate::device::describe(user_agent));
-    let index_ttl = record
+    // The record is never rewritten (refreshes go to the activity key), so it lives in KV for the
+    // absolute lifetime; the idle expiry is enforced from the timestamps on every request. The
+    // index entry lives as long, so "log out everywhere" can never miss a live session.
+    let lifetime_ttl = record
         .absolute_expires
         .saturating_sub(now_ms)
         .div_ceil(1000)
         .max(KV_MIN_TTL_SECONDS);
     // Index first: a session that exists must always be reachable by "log out everywhere".
     store
-        .put(&user_index_key(&record.user, &id), "", index_ttl)
+        .put(&user_index_key(&record.user, &id), "", lifetime_ttl)
         .await
         .map_err(|e| store_refusal("index write", e))?;
     store
-        .put(
-            &id.record_key(),
-            &record.encode(),
-            record.ttl_seconds(now_ms),
-        )
+        .put(&id.record_key(), &record.encode(), lifetime_ttl)
         .await
         .map_err(|e| store_refusal("session write", e))?;
     let max_age = s.timeouts.absolute_ms / 1000;

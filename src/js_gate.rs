@@ -8,10 +8,9 @@ use std::rc::Rc;
 
 use js_sys::futures::future_to_promise;
 use wasm_bindgen::prelude::*;
-use worker::KvStore;
 
 use crate::config::{self, LoadedConfig};
-use crate::runtime::{self, BackgroundTask, Upstream};
+use crate::runtime::{self, BackgroundTask, KvBinding, Upstream};
 
 /// Property of the options object that holds the KV namespace binding.
 const KV_OPTION: &str = "kv";
@@ -28,7 +27,7 @@ pub struct Gate {
 
 struct GateState {
     config: LoadedConfig,
-    kv: KvStore,
+    kv: KvBinding,
     has_origin_url: bool,
 }
 
@@ -44,7 +43,7 @@ impl Gate {
                 "sessiongate: createGate needs an options object",
             ));
         }
-        let kv = KvStore::from_this(&options, KV_OPTION).map_err(|_| {
+        let kv = KvBinding::from_property(&options, KV_OPTION).ok_or_else(|| {
             JsError::new(
                 "sessiongate: options.kv must be a KV namespace binding (e.g. env.SESSIONS)",
             )

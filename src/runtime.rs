@@ -101,18 +101,68 @@ async fn kv_call<T>(
     }
 }
 
+/// A KV namespace binding: worker-rs's wrapper, and the JavaScript object itself (for `list`).
+#[derive(Clone)]
+pub(crate) struct KvBinding {
+    store: KvStore,
+    namespace: JsValue,
+}
+
+impl KvBinding {
+    /// The binding held by `holder[name]` (`env.SESSIONS`, or `options.kv`), if it is one.
+    pub(crate) fn from_property(holder: &JsValue, name: &str) -> Option<Self> {
+        let store = KvStore::from_this(holder, name).ok()?;
+        let namespace = js_sys::Reflect::get(holder, &JsValue::from_str(name)).ok()?;
+        Some(KvBinding { store, namespace })
+    }
+}
+
 /// Workers KV with a timeout on every operation. `kv` is `None` when the binding is missing, and
 /// every operation then fails (closed).
-pub(crate) struct WorkersKv {
-    pub(crate) kv: Option<KvStore>,
-    pub(crate) timeout_ms: u64,
+struct WorkersKv {
+    kv: Option<KvBinding>,
+    timeout_ms: u64,
+}
+
+/// One page of `namespace.list({ prefix, cursor })`: key names and the next cursor. Called on the
+/// binding directly: worker-rs decodes list results with serde-wasm-bindgen, about 10 KB of Wasm
+/// for three fields.
+async fn list_page(
+    namespace: &JsValue,
+    prefix: &str,
+    cursor: Option<&str>,
+) -> Result<(Vec<String>, Option<String>), JsValue> {
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"prefix".into(), &prefix.into())?;
+    if let Some(cursor) = cursor {
+        js_sys::Reflect::set(&options, &"cursor".into(), &cursor.into())?;
+    }
+    let list: js_sys::Function = js_sys::Reflect::get(namespace, &"list".into())?.dyn_into()?;
+    let returned = list.call1(namespace, &options)?;
+    let page = JsFuture::from(js_sys::Promise::resolve(&returned)).await?;
+    let keys = js_sys::Array::from(&js_sys::Reflect::get(&page, &"keys".into())?);
+    let names = keys
+        .iter()
+        .filter_map(|key| js_sys::Reflect::get(&key, &"name".into()).ok()?.as_string())
+        .collect();
+    let complete = js_sys::Reflect::get(&page, &"list_complete".into())?
+        .as_bool()
+        .unwrap_or(true);
+    let next = js_sys::Reflect::get(&page, &"cursor".into())?
+        .as_string()
+        .filter(|c| !complete && !c.is_empty());
+    Ok((names, next))
 }
 
 impl WorkersKv {
-    fn kv(&self) -> Result<&KvStore, StoreError> {
+    fn binding(&self) -> Result<&KvBinding, StoreError> {
         self.kv
             .as_ref()
             .ok_or_else(|| StoreError::Unavailable("KV binding missing".to_owned()))
+    }
+
+    fn kv(&self) -> Result<&KvStore, StoreError> {
+        self.binding().map(|b| &b.store)
     }
 }
 
@@ -135,19 +185,21 @@ impl KeyValueStore for WorkersKv {
     }
 
     async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let kv = self.kv()?;
+        let namespace = &self.binding()?.namespace;
         let mut keys = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut list = kv.list().prefix(prefix.to_owned());
-            if let Some(c) = cursor.take() {
-                list = list.cursor(c);
-            }
-            let page = kv_call(self.timeout_ms, prefix, list.execute()).await?;
-            keys.extend(page.keys.into_iter().map(|k| k.name));
-            match page.cursor {
-                Some(next) if !page.list_complete && !next.is_empty() => cursor = Some(next),
-                _ => return Ok(keys),
+            let page = list_page(namespace, prefix, cursor.as_deref());
+            let (names, next) = match with_timeout(self.timeout_ms, page).await {
+                None => return Err(StoreError::Timeout),
+                Some(result) => {
+                    result.map_err(|e| StoreError::Unavailable(scrubbed(js_text(&e), prefix)))?
+                }
+            };
+            keys.extend(names);
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(keys),
             }
         }
     }
@@ -299,7 +351,7 @@ pub(crate) fn refusal_response(refusal: Refusal) -> worker::Result<Response> {
 /// (`waitUntil`), and answers 500 only if the response itself cannot be built.
 pub(crate) async fn serve(
     config: &LoadedConfig,
-    kv: Option<KvStore>,
+    kv: Option<KvBinding>,
     upstream: Upstream,
     request: Request,
     run_later: &dyn Fn(BackgroundTask),

@@ -65,6 +65,11 @@ impl SessionId {
     pub fn record_key(&self) -> String {
         format!("sess:{}", self.0)
     }
+
+    /// KV key of the session's activity (see [`Activity`]).
+    pub fn activity_key(&self) -> String {
+        format!("seen:{}", self.0)
+    }
 }
 
 /// KV key prefix under which a user's sessions are indexed: `user:<base64url(user)>:`.
@@ -112,6 +117,36 @@ pub struct SessionRecord {
     pub last_seen: u64,
     pub idle_expires: u64,
     pub absolute_expires: u64,
+}
+
+/// When a session was last used, stored apart from its record under `seen:<id>`.
+///
+/// The record is written once, at login, and only ever deleted after that; the sliding idle
+/// expiry is refreshed here. KV has no compare-and-set, so a refresh that rewrote the record could
+/// resurrect a session that was logged out elsewhere (a location still serving its cached copy
+/// would write it back). Writing the refresh to its own key cannot undo a deletion of the record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activity {
+    pub last_seen: u64,
+    pub idle_expires: u64,
+}
+
+impl Activity {
+    /// `None` for anything the gateway did not write (the record's own times then apply).
+    pub fn decode(json: &str) -> Option<Self> {
+        if json.len() > 256 {
+            return None;
+        }
+        crate::json::from_object(json.as_bytes())
+    }
+
+    pub fn encode(&self) -> String {
+        format!(
+            "{{\"last_seen\":{},\"idle_expires\":{}}}",
+            self.last_seen, self.idle_expires
+        )
+    }
 }
 
 /// Why a stored record was not usable.
@@ -184,6 +219,23 @@ impl SessionRecord {
     pub fn encode(&self) -> String {
         // Serializing plain strings, integers and a JSON map cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The record with its latest activity applied (activity never extends the absolute expiry).
+    pub fn with_activity(mut self, activity: Option<Activity>) -> Self {
+        if let Some(a) = activity.filter(|a| a.last_seen > self.last_seen) {
+            self.last_seen = a.last_seen;
+            self.idle_expires = a.idle_expires.min(self.absolute_expires);
+        }
+        self
+    }
+
+    /// The activity of this record, for `seen:<id>`.
+    pub fn activity(&self) -> Activity {
+        Activity {
+            last_seen: self.last_seen,
+            idle_expires: self.idle_expires,
+        }
     }
 
     /// Whether the session may still be used at `now_ms`. Checked by the gateway itself on every
@@ -326,6 +378,48 @@ mod tests {
             SessionRecord::decode(&not_an_object),
             Err(RecordError::Malformed)
         );
+    }
+
+    #[test]
+    fn activity_slides_the_idle_expiry_but_never_the_absolute_one() {
+        let r = SessionRecord::new("alice".into(), None, None, 1_000, &T);
+        let a = Activity {
+            last_seen: 50_000,
+            idle_expires: 50_000 + T.idle_ms,
+        };
+        assert_eq!(Activity::decode(&a.encode()), Some(a));
+        let merged = r.clone().with_activity(Some(a));
+        assert_eq!(
+            (merged.last_seen, merged.idle_expires),
+            (50_000, 50_000 + T.idle_ms)
+        );
+        assert_eq!(merged.absolute_expires, r.absolute_expires);
+        let beyond = Activity {
+            last_seen: 90_000_000,
+            idle_expires: 200_000_000,
+        };
+        assert_eq!(
+            r.clone().with_activity(Some(beyond)).idle_expires,
+            r.absolute_expires
+        );
+        let older = Activity {
+            last_seen: 500,
+            idle_expires: 999_999_999,
+        };
+        assert_eq!(
+            r.clone().with_activity(Some(older)),
+            r,
+            "older activity is ignored"
+        );
+        assert_eq!(r.clone().with_activity(None), r);
+        for junk in [
+            "",
+            "[1,2]",
+            "{\"last_seen\":1}",
+            "{\"last_seen\":1,\"idle_expires\":2,\"x\":3}",
+        ] {
+            assert_eq!(Activity::decode(junk), None, "{junk}");
+        }
     }
 
     #[test]

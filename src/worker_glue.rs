@@ -7,7 +7,7 @@ use std::rc::Rc;
 use worker::{event, Context, Env, Request, Response};
 
 use crate::config::{self, LoadedConfig};
-use crate::runtime::{self, Upstream};
+use crate::runtime::{self, KvBinding, Upstream};
 
 /// Name of the KV namespace binding.
 const KV_BINDING: &str = "SESSIONS";
@@ -23,7 +23,7 @@ fn config_for(env: &Env) -> Rc<LoadedConfig> {
         return config;
     }
     let mut loaded = config::load(&|name| runtime::property_text(env, name));
-    if env.kv(KV_BINDING).is_err() {
+    if KvBinding::from_property(env, KV_BINDING).is_none() {
         loaded.errors.push(format!(
             "KV namespace binding {KV_BINDING} is missing: add [[kv_namespaces]] binding = \"{KV_BINDING}\" to wrangler.toml"
         ));
@@ -41,7 +41,7 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Respo
     let config = config_for(&env);
     runtime::serve(
         &config,
-        env.kv(KV_BINDING).ok(),
+        KvBinding::from_property(&env, KV_BINDING),
         Upstream::Fetch,
         request,
         &|task| ctx.wait_until(task),

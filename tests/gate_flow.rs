@@ -14,7 +14,7 @@ use sessiongate::gate::{
     handle, Body, GateRequest, KeyValueStore, Origin, OriginError, OriginRequest, OriginResponse,
     Outcome, StoreError,
 };
-use sessiongate::session::SessionRecord;
+use sessiongate::session::{Activity, SessionRecord};
 use sessiongate::signing::Keyring;
 
 const SECRET: &str = "test-session-secret-0123456789abcdef";
@@ -673,11 +673,19 @@ fn idle_timeout_slides_with_throttled_refreshes() {
     assert_eq!(h.store.writes.get(), writes);
     assert_eq!(later.background.len(), 1);
     let write = &later.background[0];
-    assert_eq!(write.key, format!("sess:{id}"));
-    let refreshed = SessionRecord::decode(&write.value).unwrap();
+    // The refresh goes to the activity key; the record itself is never rewritten.
+    assert_eq!(write.key, format!("seen:{id}"));
+    let refreshed = Activity::decode(&write.value).unwrap();
     assert_eq!(refreshed.last_seen, T0 + 120_000);
     assert_eq!(refreshed.idle_expires, T0 + 120_000 + 600_000);
     assert_eq!(write.ttl_seconds, 600);
+    let record_key = format!("sess:{id}");
+    assert_eq!(h.store.record(&record_key).unwrap().last_seen, T0);
+    assert_eq!(
+        h.store.data.borrow()[&record_key].1,
+        3600,
+        "the record lives for the absolute lifetime"
+    );
     run(h.store.put(&write.key, &write.value, write.ttl_seconds)).unwrap();
     // Past the original idle expiry but within the refreshed one.
     assert_eq!(h.get("/orders", &cookie, T0 + 650_000).response.status, 200);
@@ -980,30 +988,23 @@ fn cached_miss_refuses_a_live_session_without_destroying_it_and_recovers() {
 }
 
 #[test]
-fn stale_read_after_logout_that_is_due_a_refresh_rewrites_the_record_until_absolute_expiry() {
-    // Known limitation (SECURITY.md): KV has no compare-and-set, so a location still serving the
-    // deleted record may write it back with a refresh. The record's own absolute expiry remains
-    // the hard bound on such a resurrected session.
+fn stale_read_after_logout_cannot_bring_the_session_back() {
+    // KV has no compare-and-set: a location still serving the deleted record accepts it for
+    // ~60 s, and may refresh it. The refresh writes only `seen:<id>`, so the deletion of the record
+    // stands: once the stale copy is gone, the session is refused everywhere.
     let h = Harness::new();
     let (cookie, key) = h.logout_leaving_a_stale_copy("alice");
     let out = h.get("/orders", &cookie, T0 + 61_000);
     assert_eq!(out.response.status, 200, "stale read inside the window");
+    assert_eq!(out.background.len(), 1, "a refresh is due");
+    let write = &out.background[0];
+    assert!(write.key.starts_with("seen:"), "{}", write.key);
+    run(h.store.put(&write.key, &write.value, write.ttl_seconds)).unwrap();
+    assert!(h.store.record(&key).is_none(), "the record stays deleted");
+    h.store.stale.borrow_mut().clear();
     assert_eq!(
-        out.background.len(),
-        1,
-        "a refresh is due and would be written"
-    );
-    assert_eq!(out.background[0].key, key);
-    let refreshed = SessionRecord::decode(&out.background[0].value).unwrap();
-    assert_eq!(refreshed.absolute_expires, T0 + 3_600_000);
-    // Kept alive by refreshes, it still ends at the absolute expiry.
-    h.store
-        .stale
-        .borrow_mut()
-        .insert(key, out.background[0].value.clone());
-    assert_eq!(
-        error_code(&h.get("/orders", &cookie, T0 + 3_600_000)),
-        "session_expired"
+        error_code(&h.get("/orders", &cookie, T0 + 62_000)),
+        "unknown_session"
     );
 }
 

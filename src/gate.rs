@@ -310,6 +310,7 @@ fn json_headers() -> Vec<(String, String)> {
     vec![
         ("content-type".to_owned(), "application/json".to_owned()),
         ("cache-control".to_owned(), "no-store".to_owned()),
+        ("x-content-type-options".to_owned(), "nosniff".to_owned()),
     ]
 }
 

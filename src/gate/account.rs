@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::{
-    authenticate, destroy, json_headers, load_record, presented_cookie, same_origin, store_refusal,
+    authenticate, destroy, json_ok, load_record, presented_cookie, same_origin, store_refusal,
     Body, Flow, GateResponse, KeyValueStore, LiveSession, Outcome, Refusal,
 };
 use crate::session::{user_index_prefix, Freshness, SessionId};
@@ -91,23 +91,7 @@ pub(super) async fn endpoint<S: KeyValueStore, B>(
         }
     };
     match answer {
-        Ok(body) => {
-            flow.log.status = 200;
-            let mut headers = json_headers();
-            headers.push(("x-content-type-options".to_owned(), "nosniff".to_owned()));
-            if let Some(cookie) = flow.set_cookie.take() {
-                headers.push(("set-cookie".to_owned(), cookie));
-            }
-            Outcome {
-                response: GateResponse {
-                    status: 200,
-                    headers,
-                    body: Body::Gateway(body),
-                },
-                background: Vec::new(),
-                log: flow.log,
-            }
-        }
+        Ok(body) => json_ok(flow, body),
         Err((refusal, detail)) => flow.refuse(refusal, detail),
     }
 }

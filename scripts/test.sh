@@ -29,6 +29,8 @@ step "build the Worker"
 bash scripts/build-worker.sh
 step "build the npm package (pkg/dist)"
 bash scripts/build-pkg.sh
+step "size budget: the Worker's Wasm <= 150 KB gzip, the npm primitives' <= 40 KB gzip"
+node --test tests/size/
 step "end-to-end tests in workerd"
 node --test --test-concurrency=2 tests/e2e/
 step "npm package tests (differential, origin, embedded gate in workerd, pack and install, Chromium)"

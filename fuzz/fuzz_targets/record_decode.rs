@@ -26,11 +26,14 @@ fuzz_target!(|bytes: &[u8]| {
         assert!(starts_with_brace);
         assert!(serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| v.is_object()));
     }
-    if let Some(map) = json::from_object::<serde_json::Map<String, serde_json::Value>>(bytes) {
-        assert!(starts_with_brace);
-        let again = serde_json::to_vec(&map).expect("a map serializes");
-        assert_eq!(json::from_object(&again), Some(map));
-    }
+    // Any object, not just a struct: accepted exactly when serde_json reads one JSON object. (No
+    // re-encoding check here: serde_json without float_roundtrip may read a float one ulp off,
+    // which is why the gateway keeps session data as text, see JsonObject below.)
+    assert_eq!(
+        json::from_object::<serde_json::Map<String, serde_json::Value>>(bytes).is_some(),
+        starts_with_brace
+            && serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| v.is_object())
+    );
 
     let Ok(text) = std::str::from_utf8(bytes) else {
         return;

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every benchmark and writes benches/results.md (a benchmark, not a test: nothing here asserts
+# a timing). Installs what it needs when missing: wrk and redis-server (Debian packages), the npm
+# packages of benches/ and tests/, the release builds of the Worker and the npm package.
+#   1. native micro-benchmarks of the core (`cargo bench --bench core`);
+#   2. the npm package's unsign vs cookie-signature in one Node process (benches/npm-unsign.mjs);
+#   3. end to end under wrk: pass-through Worker, sessiongate, a hand-written JS Worker, and
+#      Express + express-session + connect-redis + Redis, same origin, one run (benches/e2e.mjs);
+#   4. Wasm sizes.
+# Usage: scripts/bench.sh [seconds per end-to-end run, default 10] [connections, default 16]
+set -euo pipefail
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+# shellcheck source=ensure-tools.sh
+source "$repo_root/scripts/ensure-tools.sh"
+seconds=${1:-10}
+connections=${2:-16}
+
+if ! command -v wrk >/dev/null || ! command -v redis-server >/dev/null; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends wrk redis-server >/dev/null
+fi
+(cd benches && npm install --no-save --no-audit --no-fund --loglevel=error)
+bash scripts/build-worker.sh
+bash scripts/build-pkg.sh
+
+out="$repo_root/benches/results.md"
+{
+  echo "# Benchmark results"
+  echo
+  echo "$(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(uname -sr)."
+  echo
+  echo "## End to end (wrk on 127.0.0.1)"
+  echo
+  node benches/e2e.mjs "$seconds" "$connections"
+  echo
+  echo "## Native core (cargo bench --bench core; median of 15 runs)"
+  echo
+  echo '```'
+  cargo bench --bench core 2>/dev/null
+  echo '```'
+  echo
+  echo "## npm package: unsign vs cookie-signature (same process, same inputs)"
+  echo
+  node benches/npm-unsign.mjs
+  echo
+  echo "## Wasm sizes (bytes)"
+  echo
+  echo "| file | raw | gzip -9 |"
+  echo "| --- | ---: | ---: |"
+  for f in build/index_bg.wasm pkg/dist/primitives_bg.wasm pkg/dist/origin_bg.wasm pkg/dist/gate_bg.wasm; do
+    echo "| \`$f\` | $(wc -c < "$f") | $(gzip -9 -c "$f" | wc -c) |"
+  done
+} > "$out.tmp"
+mv "$out.tmp" "$out"
+cat "$out"

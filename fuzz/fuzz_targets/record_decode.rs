@@ -45,7 +45,21 @@ fuzz_target!(|bytes: &[u8]| {
             object.as_str(),
             text.trim_matches(|c: char| c.is_ascii_whitespace())
         );
-        assert!(serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_object()));
+        // Valid JSON grammar. Known differences from serde_json::Value, which text-kept data
+        // carries through as written: a number beyond f64's range (`{"n":5e555}`) and an
+        // unpaired surrogate escape (`"\uda12"`).
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(value) => assert!(value.is_object()),
+            Err(e) => {
+                let message = e.to_string();
+                assert!(
+                    message.starts_with("number out of range")
+                        || message.contains("hex escape")
+                        || message.contains("surrogate"),
+                    "{message}"
+                );
+            }
+        }
         assert_eq!(JsonObject::parse(object.as_str()).as_ref(), Some(&object));
     }
     match SessionRecord::decode(text) {

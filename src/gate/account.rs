@@ -166,6 +166,8 @@ async fn list<S: KeyValueStore>(
                 .map_err(|e| store_refusal("session read", e))?
         };
         // Gone (or not yet visible here), expired, or not this user's: not a live session of theirs.
+        // Its index entry stays (it expires with the session): deleting it on a read that merely
+        // missed a fresh record would hide that session from "sign out all others".
         let Some(record) =
             record.filter(|r| r.user == live.record.user && r.freshness(now_ms) == Freshness::Live)
         else {

@@ -13,8 +13,8 @@ use futures_util::pin_mut;
 use js_sys::futures::JsFuture;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{
-    console_error, console_log, AbortController, Date, Delay, Fetch, Headers, KvStore, Method,
-    Request, RequestInit, RequestRedirect, Response, ResponseBuilder,
+    console_error, console_log, AbortController, Date, Delay, Fetch, Headers, Method, Request,
+    RequestInit, RequestRedirect, Response, ResponseBuilder,
 };
 
 use crate::config::LoadedConfig;
@@ -31,8 +31,12 @@ pub(crate) fn property_text(object: &JsValue, name: &str) -> Option<String> {
     let value = js_sys::Reflect::get(object, &JsValue::from_str(name)).ok()?;
     if let Some(text) = value.as_string() {
         Some(text)
-    } else if let Some(number) = value.as_f64() {
-        Some(format!("{number}"))
+    } else if value.as_f64().is_some() {
+        // JavaScript's own number-to-text (Rust's float formatting would cost ~14 KB of Wasm).
+        js_sys::Number::from(value)
+            .to_string_with_radix(10)
+            .ok()
+            .map(String::from)
     } else {
         value.as_bool().map(|b| b.to_string())
     }
@@ -88,32 +92,60 @@ fn scrubbed(error: impl core::fmt::Display, secret_text: &str) -> String {
     text.chars().take(200).collect()
 }
 
-/// Runs one KV operation with the timeout; errors become log-safe `StoreError`s (`key` is
-/// scrubbed from their text).
-async fn kv_call<T>(
-    timeout_ms: u64,
-    key: &str,
-    operation: impl Future<Output = Result<T, worker::KvError>>,
-) -> Result<T, StoreError> {
-    match with_timeout(timeout_ms, operation).await {
-        None => Err(StoreError::Timeout),
-        Some(result) => result.map_err(|e| StoreError::Unavailable(scrubbed(e, key))),
-    }
-}
-
-/// A KV namespace binding: worker-rs's wrapper, and the JavaScript object itself (for `list`).
+/// A KV namespace binding (`env.SESSIONS`, or `options.kv`), called directly: its four methods take
+/// and return plain values, and worker-rs's typed wrapper would add serde-wasm-bindgen and float
+/// formatting to the binary for nothing.
 #[derive(Clone)]
 pub(crate) struct KvBinding {
-    store: KvStore,
     namespace: JsValue,
 }
 
 impl KvBinding {
-    /// The binding held by `holder[name]` (`env.SESSIONS`, or `options.kv`), if it is one.
+    /// The binding held by `holder[name]`, if it has the methods of a KV namespace.
     pub(crate) fn from_property(holder: &JsValue, name: &str) -> Option<Self> {
-        let store = KvStore::from_this(holder, name).ok()?;
         let namespace = js_sys::Reflect::get(holder, &JsValue::from_str(name)).ok()?;
-        Some(KvBinding { store, namespace })
+        let has = |method: &str| {
+            js_sys::Reflect::get(&namespace, &JsValue::from_str(method))
+                .is_ok_and(|f| f.is_function())
+        };
+        ["get", "put", "delete", "list"]
+            .iter()
+            .all(|m| has(m))
+            .then_some(KvBinding { namespace })
+    }
+
+    /// `namespace[method](...args)`, awaited.
+    async fn call(&self, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+        let function: js_sys::Function =
+            js_sys::Reflect::get(&self.namespace, &JsValue::from_str(method))?.dyn_into()?;
+        let returned = function.apply(&self.namespace, &args.iter().collect())?;
+        JsFuture::from(js_sys::Promise::resolve(&returned)).await
+    }
+
+    /// One page of `list({ prefix, cursor })`: key names, and the cursor of the next page.
+    async fn list_page(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>), JsValue> {
+        let options = js_sys::Object::new();
+        js_sys::Reflect::set(&options, &"prefix".into(), &prefix.into())?;
+        if let Some(cursor) = cursor {
+            js_sys::Reflect::set(&options, &"cursor".into(), &cursor.into())?;
+        }
+        let page = self.call("list", &[options.into()]).await?;
+        let keys = js_sys::Array::from(&js_sys::Reflect::get(&page, &"keys".into())?);
+        let names = keys
+            .iter()
+            .filter_map(|key| js_sys::Reflect::get(&key, &"name".into()).ok()?.as_string())
+            .collect();
+        let complete = js_sys::Reflect::get(&page, &"list_complete".into())?
+            .as_bool()
+            .unwrap_or(true);
+        let next = js_sys::Reflect::get(&page, &"cursor".into())?
+            .as_string()
+            .filter(|c| !complete && !c.is_empty());
+        Ok((names, next))
     }
 }
 
@@ -124,36 +156,6 @@ struct WorkersKv {
     timeout_ms: u64,
 }
 
-/// One page of `namespace.list({ prefix, cursor })`: key names and the next cursor. Called on the
-/// binding directly: worker-rs decodes list results with serde-wasm-bindgen, about 10 KB of Wasm
-/// for three fields.
-async fn list_page(
-    namespace: &JsValue,
-    prefix: &str,
-    cursor: Option<&str>,
-) -> Result<(Vec<String>, Option<String>), JsValue> {
-    let options = js_sys::Object::new();
-    js_sys::Reflect::set(&options, &"prefix".into(), &prefix.into())?;
-    if let Some(cursor) = cursor {
-        js_sys::Reflect::set(&options, &"cursor".into(), &cursor.into())?;
-    }
-    let list: js_sys::Function = js_sys::Reflect::get(namespace, &"list".into())?.dyn_into()?;
-    let returned = list.call1(namespace, &options)?;
-    let page = JsFuture::from(js_sys::Promise::resolve(&returned)).await?;
-    let keys = js_sys::Array::from(&js_sys::Reflect::get(&page, &"keys".into())?);
-    let names = keys
-        .iter()
-        .filter_map(|key| js_sys::Reflect::get(&key, &"name".into()).ok()?.as_string())
-        .collect();
-    let complete = js_sys::Reflect::get(&page, &"list_complete".into())?
-        .as_bool()
-        .unwrap_or(true);
-    let next = js_sys::Reflect::get(&page, &"cursor".into())?
-        .as_string()
-        .filter(|c| !complete && !c.is_empty());
-    Ok((names, next))
-}
-
 impl WorkersKv {
     fn binding(&self) -> Result<&KvBinding, StoreError> {
         self.kv
@@ -161,35 +163,44 @@ impl WorkersKv {
             .ok_or_else(|| StoreError::Unavailable("KV binding missing".to_owned()))
     }
 
-    fn kv(&self) -> Result<&KvStore, StoreError> {
-        self.binding().map(|b| &b.store)
+    /// One KV call with the timeout; errors become log-safe `StoreError`s (`key` is scrubbed
+    /// from their text: real KV errors name the key, which contains the session id).
+    async fn call(&self, key: &str, method: &str, args: &[JsValue]) -> Result<JsValue, StoreError> {
+        let binding = self.binding()?;
+        match with_timeout(self.timeout_ms, binding.call(method, args)).await {
+            None => Err(StoreError::Timeout),
+            Some(result) => result.map_err(|e| StoreError::Unavailable(scrubbed(js_text(&e), key))),
+        }
     }
 }
 
 impl KeyValueStore for WorkersKv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        kv_call(self.timeout_ms, key, self.kv()?.get(key).text()).await
+        Ok(self.call(key, "get", &[key.into()]).await?.as_string())
     }
 
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
-        let kv = self.kv()?;
-        let put = kv
-            .put(key, value)
-            .map_err(|e| StoreError::Unavailable(scrubbed(e, key)))?
-            .expiration_ttl(ttl_seconds);
-        kv_call(self.timeout_ms, key, put.execute()).await
+        let options = js_sys::Object::new();
+        // TTLs are whole seconds far below 2^53, exact as a JavaScript number.
+        #[allow(clippy::cast_precision_loss)]
+        let ttl = JsValue::from_f64(ttl_seconds as f64);
+        js_sys::Reflect::set(&options, &"expirationTtl".into(), &ttl)
+            .map_err(|_| StoreError::Unavailable("building the put options".to_owned()))?;
+        self.call(key, "put", &[key.into(), value.into(), options.into()])
+            .await
+            .map(drop)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        kv_call(self.timeout_ms, key, self.kv()?.delete(key)).await
+        self.call(key, "delete", &[key.into()]).await.map(drop)
     }
 
     async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let namespace = &self.binding()?.namespace;
+        let binding = self.binding()?;
         let mut keys = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let page = list_page(namespace, prefix, cursor.as_deref());
+            let page = binding.list_page(prefix, cursor.as_deref());
             let (names, next) = match with_timeout(self.timeout_ms, page).await {
                 None => return Err(StoreError::Timeout),
                 Some(result) => {

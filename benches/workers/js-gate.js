@@ -3,7 +3,7 @@
 // occurrence wins), verify the cookie-signature HMAC (key imported once per isolate, constant-time
 // verify through crypto.subtle.verify), read the record and its activity from KV together, check
 // idle and absolute expiry and the user-agent fingerprint (SHA-256), remove client-supplied identity
-// headers and the session cookie, mint the HS256 assertion, forward. Written to be fast and fair:
+// headers and the session cookie, mint the HS256 assertion, forward, log one line. Written to be fast and fair:
 // no allocation it does not need, keys prepared once.
 const enc = new TextEncoder();
 let keys;
@@ -44,7 +44,13 @@ function fromBase64(text) {
 const base64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 const JWT_HEADER = base64url(enc.encode('{"alg":"HS256","typ":"JWT"}'));
 
-const refuse = (status, error) => Response.json({ error }, { status, headers: { 'cache-control': 'no-store' } });
+// One JSON log line per decision, as sessiongate writes (without it the comparison would not be
+// like for like: under workerd the line goes through the runtime's stdout).
+const log = (line) => console.log(JSON.stringify(line));
+const refuse = (status, error) => {
+  log({ event: 'refuse', status, code: error });
+  return Response.json({ error }, { status, headers: { 'cache-control': 'no-store' } });
+};
 const IDENTITY = ['x-sessiongate-user', 'x-sessiongate-assertion'];
 
 export default {
@@ -88,6 +94,8 @@ export default {
     headers.set('x-sessiongate-user', record.user);
     headers.set('x-sessiongate-assertion', `${body}.${base64url(mac)}`);
     const url = new URL(request.url);
-    return fetch(env.ORIGIN_URL + url.pathname + url.search, { method: request.method, headers, body: request.body, redirect: 'manual' });
+    const response = await fetch(env.ORIGIN_URL + url.pathname + url.search, { method: request.method, headers, body: request.body, redirect: 'manual' });
+    log({ event: 'forward', status: response.status, sid: claims.sid, user: record.user, method: request.method, path: url.pathname });
+    return response;
   },
 };

@@ -41,6 +41,8 @@ export async function startExpressStack({ redisUrl, originUrl, secret, cookieNam
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      // Responses cut off by the close still run express-session's touch: let them finish.
+      await new Promise((resolve) => setTimeout(resolve, 500));
       await client.quit();
     },
   };

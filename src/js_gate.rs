@@ -85,11 +85,7 @@ impl Gate {
         let state = self.state.clone();
         future_to_promise(async move {
             let upstream = match handler {
-                Some(function) => Upstream::Handler {
-                    function,
-                    configured_origin: String::new(),
-                    request_origin: String::new(),
-                },
+                Some(function) => Upstream::Handler(function),
                 None if state.has_origin_url => Upstream::Fetch,
                 None => {
                     return Err(JsError::new(

@@ -278,18 +278,18 @@ pub(crate) enum Upstream {
     /// `fetch` to the configured origin; redirects are passed back to the client, not followed.
     Fetch,
     /// A JavaScript function `(Request) => Response | Promise<Response>` (the embedding app),
-    /// called with the request at its own URL: `request_origin` replaces the configured origin.
+    /// called with the request at its own URL.
     #[cfg_attr(not(feature = "embed"), allow(dead_code))]
-    Handler {
-        function: js_sys::Function,
-        configured_origin: String,
-        request_origin: String,
-    },
+    Handler(js_sys::Function),
 }
 
-pub(crate) struct RuntimeOrigin {
-    pub(crate) upstream: Upstream,
-    pub(crate) timeout_ms: u64,
+struct RuntimeOrigin {
+    upstream: Upstream,
+    timeout_ms: u64,
+    /// The configured origin (`ORIGIN_URL`'s base and path prefix) and the request's own origin:
+    /// a handler gets the request with the second in place of the first.
+    configured_origin: String,
+    request_origin: String,
 }
 
 impl RuntimeOrigin {
@@ -308,16 +308,14 @@ impl RuntimeOrigin {
             .with_headers(headers)
             .with_redirect(RequestRedirect::Manual)
             .with_body(request.body.map(JsValue::from));
-        let url = match &self.upstream {
-            Upstream::Fetch => request.url,
-            Upstream::Handler {
-                configured_origin,
-                request_origin,
-                ..
-            } => match request.url.strip_prefix(configured_origin.as_str()) {
-                Some(path_and_query) => format!("{request_origin}{path_and_query}"),
-                None => request.url,
-            },
+        let url = match (
+            &self.upstream,
+            request.url.strip_prefix(&self.configured_origin),
+        ) {
+            (Upstream::Handler(_), Some(path_and_query)) => {
+                format!("{}{path_and_query}", self.request_origin)
+            }
+            _ => request.url,
         };
         Request::new_with_init(&url, &init)
             .map_err(|e| OriginError::Unreachable(format!("building the request: {e}")))
@@ -366,7 +364,7 @@ impl Origin for RuntimeOrigin {
     ) -> Result<OriginResponse<Response>, OriginError> {
         let outbound = self.outbound(request)?;
         let response = match &self.upstream {
-            Upstream::Handler { function, .. } => self.call_handler(function, outbound).await?,
+            Upstream::Handler(function) => self.call_handler(function, outbound).await?,
             Upstream::Fetch => {
                 // The runtime's own timer aborts the fetch (no Rust-side timer per request).
                 let millis = u32::try_from(self.timeout_ms).unwrap_or(u32::MAX);
@@ -427,16 +425,6 @@ pub(crate) async fn serve(
     let Some((request_origin, path, query)) = gate::split_request_url(&url) else {
         return refusal_response(Refusal::InternalError);
     };
-    let upstream = match upstream {
-        Upstream::Handler { function, .. } => Upstream::Handler {
-            function,
-            configured_origin: config.forward.as_ref().map_or(String::new(), |f| {
-                format!("{}{}", f.origin_base, f.origin_path_prefix)
-            }),
-            request_origin: request_origin.to_owned(),
-        },
-        Upstream::Fetch => Upstream::Fetch,
-    };
     let gate_request = GateRequest {
         method: request.method().to_string(),
         origin: request_origin.to_owned(),
@@ -447,12 +435,14 @@ pub(crate) async fn serve(
     };
     let kv_timeout_ms = config.session.as_ref().map_or(2000, |s| s.kv_timeout_ms);
     let store = Rc::new(WorkersKv::new(kv, kv_timeout_ms));
+    let forward = config.forward.as_ref();
     let origin = RuntimeOrigin {
         upstream,
-        timeout_ms: config
-            .forward
-            .as_ref()
-            .map_or(30_000, |f| f.origin_timeout_ms),
+        timeout_ms: forward.map_or(30_000, |f| f.origin_timeout_ms),
+        configured_origin: forward.map_or(String::new(), |f| {
+            format!("{}{}", f.origin_base, f.origin_path_prefix)
+        }),
+        request_origin: request_origin.to_owned(),
     };
     let outcome = gate::handle(
         config,

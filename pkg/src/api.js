@@ -59,12 +59,18 @@ function contentKey(list) {
   return key;
 }
 
+/** One secret or several, as a non-empty list without null entries. */
+function secretList(secretOrSecrets) {
+  const list = Array.isArray(secretOrSecrets) ? secretOrSecrets : [secretOrSecrets];
+  if (list.length === 0 || list.some((s) => s == null)) throw new TypeError('Secret key must be provided.');
+  return list;
+}
+
 function preparedSigner(secretOrSecrets) {
   if (typeof secretOrSecrets === 'string') {
     return byString.get(secretOrSecrets) ?? remember(byString, secretOrSecrets, newSigner([secretOrSecrets]));
   }
-  const list = Array.isArray(secretOrSecrets) ? secretOrSecrets : [secretOrSecrets];
-  if (list.length === 0 || list.some((s) => s == null)) throw new TypeError('Secret key must be provided.');
+  const list = secretList(secretOrSecrets);
   const key = contentKey(list);
   return byContent.get(key) ?? remember(byContent, key, newSigner(list));
 }
@@ -92,10 +98,7 @@ export function unsign(signed, secretOrSecrets) {
 
 /** A signer holding its prepared secrets, for the hottest paths: `sign(value)` / `unsign(signed)`. */
 export function createSigner(secretOrSecrets) {
-  if (secretOrSecrets == null) throw new TypeError('Secret key must be provided.');
-  const list = Array.isArray(secretOrSecrets) ? secretOrSecrets : [secretOrSecrets];
-  if (list.length === 0 || list.some((s) => s == null)) throw new TypeError('Secret key must be provided.');
-  const signer = newSigner(list);
+  const signer = newSigner(secretList(secretOrSecrets));
   return Object.freeze({
     sign(value) {
       if (typeof value !== 'string') throw new TypeError('Cookie value must be provided as a string.');

@@ -1,11 +1,17 @@
 // End-to-end benchmark, one run, one machine, one origin (benchmark, not a test): requests/s and
 // p50/p99 latency under wrk on 127.0.0.1 for
-//   (a) a pass-through Worker (the floor), (b) sessiongate's Worker, (c) a hand-written JavaScript
-//   Worker doing the same checks with Web Crypto and KV, (d) Express + express-session +
-//   connect-redis + Redis,
+//   (a) a pass-through Worker (the floor), (a2) the same plus the two KV reads a session costs
+//   (a reference: it checks nothing), (b) sessiongate's Worker with its defaults (KV read on every
+//   request), (b') sessiongate with SESSION_CACHE_TTL_MS, once with one session and once with
+//   1,000 sessions in rotation, (c) a hand-written JavaScript Worker doing the same checks with
+//   Web Crypto and KV, (d) Express + express-session + connect-redis + Redis,
 // every one with a valid session of the same user, in front of the same tiny origin; plus the time
-// from starting each runtime to its first answered request. Writes a Markdown table to stdout.
-// Usage: node benches/e2e.mjs [seconds per run, default 10] [connections, default 16]
+// from starting each runtime to its first answered request. All targets run side by side and are
+// measured in interleaved rounds (the median round counts), because this machine's throughput
+// drifts by tens of percent from minute to minute. Each round measures throughput with CONNECTIONS
+// connections (saturated) and latency with one connection (nothing queued: what one request adds).
+// Writes a Markdown table to stdout.
+// Usage: node benches/e2e.mjs [seconds per run, default 10] [connections, default 16] [rounds, default 3]
 import { execFile, spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
@@ -13,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import {
   ASSERTION_SECRET, COMPATIBILITY_DATE, COOKIE, SESSION_SECRET, UA, request, seedSession, signedCookie,
@@ -26,6 +33,10 @@ const run = promisify(execFile);
 
 const SECONDS = Number(process.argv[2] ?? 10);
 const CONNECTIONS = Number(process.argv[3] ?? 16);
+const ROUNDS = Number(process.argv[4] ?? 3);
+const LATENCY_SECONDS = Math.max(3, Math.round(SECONDS / 2));
+const CACHE_TTL_MS = '1000';
+const ROTATION = 1000;
 const ID = 'benchSessionId0123456789abcdefghijklmnopqrst';
 const PATH = '/api/orders?page=2';
 
@@ -46,7 +57,26 @@ function startOrigin() {
  * A Worker in workerd (Miniflare) with local KV. Every Worker gets the same runtime settings; its
  * stdout (sessiongate logs one JSON line per request) is read and dropped, as a log drain would.
  */
+/** Process ids of the running workerd processes (Linux). */
+function workerdPids() {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'workerd';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** CPU time (user + system) a process has used so far, in microseconds. */
+function cpuMicros(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number((await run('getconf', ['CLK_TCK'])).stdout.trim()) || 100;
+
 async function startWorker(script, bindings) {
+  const before = new Set(workerdPids());
   const mf = new Miniflare({
     host: '127.0.0.1', port: 0, cf: false, modules: true, ...script,
     compatibilityDate: COMPATIBILITY_DATE, kvNamespaces: ['SESSIONS'], bindings, log: new Log(LogLevel.WARN),
@@ -56,7 +86,10 @@ async function startWorker(script, bindings) {
     },
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');
-  return { url, kv: () => mf.getKVNamespace('SESSIONS'), close: () => mf.dispose() };
+  // This Worker's own runtime process: its CPU time per request is the Worker's whole cost
+  // (the runtime, the Worker, and local KV, which runs inside it).
+  const pids = workerdPids().filter((pid) => !before.has(pid));
+  return { url, pid: pids.length === 1 ? pids[0] : null, kv: () => mf.getKVNamespace('SESSIONS'), close: () => mf.dispose() };
 }
 
 const scriptWorker = (file) => ({ scriptPath: path.join(HERE, 'workers', file) });
@@ -107,25 +140,55 @@ function ms(text) {
   return value;
 }
 
-async function load(url, seconds) {
-  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `Cookie: ${headers.cookie}`, '-H', `User-Agent: ${UA}`, url + PATH];
-  const { stdout } = await run('wrk', args, { maxBuffer: 1 << 20 });
+/** wrk's request script for a rotation of session cookies (one per request, in turn). */
+function rotationScript(cookies) {
+  const file = path.join(os.tmpdir(), `sessiongate-bench-rotation-${process.pid}.lua`);
+  const list = cookies.map((c) => `"${c}"`).join(',\n');
+  writeFileSync(file, `local cookies = {\n${list}\n}\nlocal n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format("GET", "${PATH}", { ["Cookie"] = cookies[(n % #cookies) + 1], ["User-Agent"] = "${UA}" })\nend\n`);
+  return file;
+}
+
+async function load(target, seconds, connections) {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-H', `User-Agent: ${UA}`];
+  if (target.script) args.push('-s', target.script);
+  else args.push('-H', `Cookie: ${headers.cookie}`);
+  const cpuBefore = target.pid ? cpuMicros(target.pid) : null;
+  const { stdout } = await run('wrk', [...args, target.url + PATH], { maxBuffer: 1 << 20 });
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1]);
+  const cpuPerRequest = cpuBefore === null ? null : (cpuMicros(target.pid) - cpuBefore) / requests;
   const rps = Number.parseFloat(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
   const p50 = ms(/\s50%\s+([\d.]+\w+)/.exec(stdout)?.[1] ?? 'NaN');
   const p99 = ms(/\s99%\s+([\d.]+\w+)/.exec(stdout)?.[1] ?? 'NaN');
   const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1] ?? 0);
-  return { rps, p50, p99, errors, requests: Number(/(\d+) requests in/.exec(stdout)?.[1]) };
+  return { rps, p50, p99, errors, cpuPerRequest };
 }
+
+const median = (values) => [...values].sort((x, y) => x - y)[values.length >> 1];
 
 const origin = await startOrigin();
 const redis = await startRedis();
+const sessiongate = (vars) => async () => {
+  const gateway = await startWorker(sessiongateWorker, {
+    ORIGIN_URL: origin.url, SESSION_SECRET, ASSERTION_SECRET, COOKIE_NAME: COOKIE, COOKIE_SECURE: 'false', ...vars,
+  });
+  await seedSession(await gateway.kv(), ID, { user: 'alice' });
+  return gateway;
+};
 const targets = [
   ['(a) pass-through Worker', () => startWorker(scriptWorker('passthrough.js'), { ORIGIN_URL: origin.url })],
-  ['(b) sessiongate Worker (Rust/Wasm)', async () => {
-    const gateway = await startWorker(sessiongateWorker, {
-      ORIGIN_URL: origin.url, SESSION_SECRET, ASSERTION_SECRET, COOKIE_NAME: COOKIE, COOKIE_SECURE: 'false',
-    });
-    await seedSession(await gateway.kv(), ID, { user: 'alice' });
+  ['(a2) pass-through + the two KV reads (reference, checks nothing)', async () => {
+    const worker = await startWorker(scriptWorker('passthrough-kv.js'), { ORIGIN_URL: origin.url });
+    await seedSession(await worker.kv(), ID, { user: 'alice' });
+    return worker;
+  }],
+  ['(b) sessiongate Worker (Rust/Wasm), defaults', sessiongate({})],
+  [`(b') sessiongate, SESSION_CACHE_TTL_MS=${CACHE_TTL_MS}`, sessiongate({ SESSION_CACHE_TTL_MS: CACHE_TTL_MS })],
+  [`(b') sessiongate, SESSION_CACHE_TTL_MS=${CACHE_TTL_MS}, ${ROTATION.toLocaleString('en-US')} sessions in rotation`, async () => {
+    const gateway = await sessiongate({ SESSION_CACHE_TTL_MS: CACHE_TTL_MS })();
+    const kv = await gateway.kv();
+    const ids = Array.from({ length: ROTATION }, (_, i) => `benchRotation${String(i).padStart(6, '0')}abcdefghijklmnopqrstuv`);
+    for (let i = 0; i < ids.length; i += 50) await Promise.all(ids.slice(i, i + 50).map((id) => seedSession(kv, id, { user: 'alice' })));
+    gateway.script = rotationScript(ids.map((id) => signedCookie(id)));
     return gateway;
   }],
   ['(c) hand-written JS Worker (Web Crypto + KV)', async () => {
@@ -140,26 +203,54 @@ const targets = [
   }],
 ];
 
-const results = [];
+// Start every target (one at a time, timing each start), then measure them in interleaved rounds.
+const started = [];
 for (const [name, start] of targets) {
   const { target, firstMs } = await timed(start);
-  await load(target.url, 2); // warm-up
-  const measured = await load(target.url, SECONDS);
-  if (measured.errors > 0) throw new Error(`${name}: ${measured.errors} non-2xx answers under load`);
-  results.push({ name, firstMs, ...measured });
+  await load(target, 2, CONNECTIONS); // warm-up
+  started.push({ name, target, firstMs, throughput: [], latency: [] });
+}
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const entry of started) {
+    const measured = await load(entry.target, SECONDS, CONNECTIONS);
+    const unloaded = await load(entry.target, LATENCY_SECONDS, 1);
+    for (const m of [measured, unloaded]) {
+      if (m.errors > 0) throw new Error(`${entry.name}: ${m.errors} non-2xx answers under load`);
+    }
+    entry.throughput.push(measured);
+    entry.latency.push(unloaded);
+    process.stderr.write(`[bench] round ${round} ${entry.name}: ${measured.rps.toFixed(0)} req/s (p99 ${measured.p99} ms); one connection: p50 ${unloaded.p50} ms, p99 ${unloaded.p99} ms\n`);
+  }
+}
+for (const { target } of started) {
   await target.close();
-  process.stderr.write(`[bench] ${name}: ${measured.rps.toFixed(0)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms\n`);
+  if (target.script) rmSync(target.script, { force: true });
 }
 await origin.close();
 redis.close();
 
-const [floor, , jsWorker] = results;
+const results = started.map((entry) => {
+  const rps = median(entry.throughput.map((m) => m.rps));
+  const run = entry.throughput.find((m) => m.rps === rps);
+  return {
+    // The rotation's start includes seeding its sessions: its start time is the gateway's above.
+    name: entry.name, firstMs: entry.target.script ? null : entry.firstMs, rps, p50: run.p50, p99: run.p99,
+    rpsRange: [Math.min(...entry.throughput.map((m) => m.rps)), Math.max(...entry.throughput.map((m) => m.rps))],
+    quietP50: median(entry.latency.map((m) => m.p50)), quietP99: median(entry.latency.map((m) => m.p99)),
+    cpu: entry.target.pid ? median(entry.throughput.map((m) => m.cpuPerRequest)) : null,
+  };
+});
+const floor = results[0];
+const jsWorker = results.find((r) => r.name.startsWith('(c)'));
 const { stdout: workerdVersion } = await run(requireFromTests.resolve('workerd/bin/workerd'), ['--version']).catch(() => ({ stdout: 'unknown' }));
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-console.log(`Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}; Node ${process.version}; ${workerdVersion.trim()}; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s on 127.0.0.1, load generator, runtimes and origin on the same machine. ${new Date().toISOString().slice(0, 10)}.`);
+const signed = (value) => `${value >= 0 ? '+' : ''}${value.toFixed(2)} ms`;
+const int = (value) => Math.round(value).toLocaleString('en-US');
+console.log(`Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}; Node ${process.version}; ${workerdVersion.trim()}; load generator, runtimes and origin on the same machine, 127.0.0.1. ${new Date().toISOString().slice(0, 10)}.`);
+console.log(`Throughput: \`wrk -t1 -c${CONNECTIONS} -d${SECONDS}s\`, median of ${ROUNDS} interleaved rounds (its range in brackets; p50/p99 of the median round). Latency with nothing queued: \`wrk -t1 -c1 -d${LATENCY_SECONDS}s\`, median of the rounds. Runtime CPU: the workerd process's user + system time over the throughput run, per request (the Worker, the runtime and local KV; median of the rounds).`);
 console.log('');
-console.log('| target | req/s | p50 ms | p99 ms | vs (a) req/s | vs (c) req/s | p99 over (a) | first request after start |');
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| target | req/s | vs (a) | vs (c) | p50 ms | p99 ms | one connection: p50 ms | p99 ms | p99 over (a) | runtime CPU µs/request | first request after start |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of results) {
-  console.log(`| ${r.name} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.rps / floor.rps).toFixed(2)}x | ${(r.rps / jsWorker.rps).toFixed(2)}x | ${(r.p99 - floor.p99 >= 0 ? '+' : '')}${(r.p99 - floor.p99).toFixed(2)} ms | ${Math.round(r.firstMs)} ms |`);
+  console.log(`| ${r.name} | ${int(r.rps)} [${int(r.rpsRange[0])}–${int(r.rpsRange[1])}] | ${(r.rps / floor.rps).toFixed(2)}x | ${(r.rps / jsWorker.rps).toFixed(2)}x | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.quietP50.toFixed(2)} | ${r.quietP99.toFixed(2)} | ${signed(r.quietP99 - floor.quietP99)} | ${r.cpu === null ? '—' : int(r.cpu)} | ${r.firstMs === null ? '—' : `${Math.round(r.firstMs)} ms`} |`);
 }

@@ -8,6 +8,7 @@
 #      Express + express-session + connect-redis + Redis, same origin, one run (benches/e2e.mjs);
 #   4. Wasm sizes.
 # Usage: scripts/bench.sh [seconds per end-to-end run, default 10] [connections, default 16]
+#                        [interleaved rounds, default 3]
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
@@ -15,6 +16,7 @@ cd "$repo_root"
 source "$repo_root/scripts/ensure-tools.sh"
 seconds=${1:-10}
 connections=${2:-16}
+rounds=${3:-3}
 
 if ! command -v wrk >/dev/null || ! command -v redis-server >/dev/null; then
   sudo_cmd=""
@@ -35,7 +37,7 @@ out="$repo_root/benches/results.md"
   echo
   echo "## End to end (wrk on 127.0.0.1)"
   echo
-  node benches/e2e.mjs "$seconds" "$connections"
+  node benches/e2e.mjs "$seconds" "$connections" "$rounds"
   echo
   echo "## Native core (cargo bench --bench core; median of 15 runs)"
   echo

@@ -42,6 +42,8 @@ pub struct SessionConfig {
     pub timeouts: Timeouts,
     pub ua_binding: bool,
     pub kv_timeout_ms: u64,
+    /// How long an isolate may reuse a session read (0: never; see [`crate::session_cache`]).
+    pub session_cache_ttl_ms: u64,
 }
 
 /// The result of reading the configuration: each half, and every problem found.
@@ -339,6 +341,13 @@ fn load_session(
     let touch_s = seconds(lookup, "TOUCH_INTERVAL", 60, 1..=31_536_000, errors);
     let assertion_ttl_s = seconds(lookup, "ASSERTION_TTL", 60, 1..=3600, errors);
     let kv_timeout_ms = seconds(lookup, "KV_TIMEOUT_MS", 2000, 1..=60_000, errors);
+    let session_cache_ttl_ms = seconds(
+        lookup,
+        "SESSION_CACHE_TTL_MS",
+        0,
+        0..=crate::session_cache::MAX_TTL_MS,
+        errors,
+    );
     let ua_binding = boolean(lookup, "UA_BINDING", true, errors);
     if let (Some(idle), Some(absolute)) = (idle_s, absolute_s) {
         if absolute < idle {
@@ -374,6 +383,7 @@ fn load_session(
         },
         ua_binding: ua_binding?,
         kv_timeout_ms: kv_timeout_ms?,
+        session_cache_ttl_ms: session_cache_ttl_ms?,
     })
 }
 
@@ -426,6 +436,10 @@ mod tests {
         assert!(s.ua_binding);
         assert_eq!(s.assertion_ttl_s, 60);
         assert_eq!(s.kv_timeout_ms, 2000);
+        assert_eq!(
+            s.session_cache_ttl_ms, 0,
+            "the cache is off unless asked for"
+        );
         assert_eq!(s.keyring.len(), 1);
     }
 
@@ -524,6 +538,7 @@ mod tests {
             ("UA_BINDING", "yes"),
             ("COOKIE_SAMESITE", "sometimes"),
             ("KV_TIMEOUT_MS", "0"),
+            ("SESSION_CACHE_TTL_MS", "30001"),
             ("ASSERTION_TTL", "86400"),
         ] {
             let mut pairs = valid();

@@ -43,6 +43,16 @@ pub enum OriginError {
 #[allow(async_fn_in_trait)]
 pub trait KeyValueStore {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Two reads at once (a session's record and activity). Stores that can make them one call
+    /// override this; it is never slower than the two `get`s side by side.
+    async fn get_pair(
+        &self,
+        first: &str,
+        second: &str,
+    ) -> Result<(Option<String>, Option<String>), StoreError> {
+        let (first, second) = futures_util::future::join(self.get(first), self.get(second)).await;
+        Ok((first?, second?))
+    }
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
@@ -554,9 +564,9 @@ async fn authenticate<S: KeyValueStore>(
     let handle = s.assertion_key.session_handle(&id);
     flow.log.sid = Some(handle.clone());
     // Record and activity are read together: one KV round trip of latency, not two.
-    let (stored, activity) = read_session(store, &id).await;
-    let stored = stored.map_err(|e| store_refusal("session read", e))?;
-    let activity = activity.map_err(|e| store_refusal("activity read", e))?;
+    let (stored, activity) = read_session(store, &id)
+        .await
+        .map_err(|e| store_refusal("session read", e))?;
     let Some(json) = stored else {
         return Err((Refusal::UnknownSession, None));
     };
@@ -686,22 +696,13 @@ fn parse_logout(raw: &str) -> Result<LogoutScope, String> {
     }
 }
 
-/// The raw record of `id` and its decoded activity, read concurrently.
+/// The raw record of `id` and its decoded activity, read together.
 async fn read_session<S: KeyValueStore>(
     store: &S,
     id: &SessionId,
-) -> (
-    Result<Option<String>, StoreError>,
-    Result<Option<Activity>, StoreError>,
-) {
-    let record_key = id.record_key();
-    let activity_key = id.activity_key();
-    let (record, activity) =
-        futures_util::future::join(store.get(&record_key), store.get(&activity_key)).await;
-    (
-        record,
-        activity.map(|json| json.as_deref().and_then(Activity::decode)),
-    )
+) -> Result<(Option<String>, Option<Activity>), StoreError> {
+    let (record, activity) = store.get_pair(&id.record_key(), &id.activity_key()).await?;
+    Ok((record, activity.as_deref().and_then(Activity::decode)))
 }
 
 /// Deletes one session: its record first (what makes it invalid), then its activity and index
@@ -739,9 +740,8 @@ async fn load_record<S: KeyValueStore>(
     store: &S,
     id: &SessionId,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    let (record, activity) = read_session(store, id).await;
-    let activity = activity?;
-    Ok(record?
+    let (record, activity) = read_session(store, id).await?;
+    Ok(record
         .and_then(|json| SessionRecord::decode(&json).ok())
         .map(|record| record.with_activity(activity)))
 }

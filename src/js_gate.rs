@@ -4,6 +4,7 @@
 //! difference is where an authenticated request goes: to `ORIGIN_URL` with `fetch`, or to a
 //! handler function of the embedding app (for example a Hono app's `fetch`).
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::futures::future_to_promise;
@@ -11,6 +12,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::config::{self, LoadedConfig};
 use crate::runtime::{self, BackgroundTask, KvBinding, Upstream};
+use crate::session_cache::SessionCache;
 
 /// Property of the options object that holds the KV namespace binding.
 const KV_OPTION: &str = "kv";
@@ -29,6 +31,7 @@ struct GateState {
     config: LoadedConfig,
     kv: KvBinding,
     has_origin_url: bool,
+    cache: Rc<RefCell<SessionCache>>,
 }
 
 #[wasm_bindgen]
@@ -63,11 +66,16 @@ impl Gate {
                 config.errors.join("; ")
             )));
         }
+        let cache_ttl_ms = config
+            .session
+            .as_ref()
+            .map_or(0, |s| s.session_cache_ttl_ms);
         Ok(Gate {
             state: Rc::new(GateState {
                 config,
                 kv,
                 has_origin_url,
+                cache: Rc::new(RefCell::new(SessionCache::new(cache_ttl_ms))),
             }),
         })
     }
@@ -95,12 +103,13 @@ impl Gate {
                 }
             };
             let wait_until = wait_until_of(&ctx);
-            let later = std::cell::RefCell::new(Vec::<BackgroundTask>::new());
+            let later = RefCell::new(Vec::<BackgroundTask>::new());
             let response = runtime::serve(
                 &state.config,
                 Some(state.kv.clone()),
+                &state.cache,
                 upstream,
-                worker::Request::from(request),
+                request,
                 &|task| match &wait_until {
                     Some(function) => {
                         let promise = future_to_promise(async move {
@@ -115,12 +124,11 @@ impl Gate {
                     None => later.borrow_mut().push(task),
                 },
             )
-            .await
-            .map_err(|e| JsValue::from(JsError::new(&e.to_string())))?;
+            .await?;
             for task in later.into_inner() {
                 task.await;
             }
-            Ok(web_sys::Response::from(response).into())
+            Ok(response.into())
         })
     }
 }

@@ -7,6 +7,7 @@
 //! - [`cookie`]: `Cookie` header parsing (jshttp/cookie rules) and the session cookie.
 //! - [`set_cookie`]: `Set-Cookie` serialization (jshttp/cookie rules).
 //! - [`session`]: session ids, the KV record and its timeouts, user-agent binding.
+//! - [`session_cache`]: an optional short-lived cache of session reads (`SESSION_CACHE_TTL_MS`).
 //! - [`device`]: a readable device label from a user agent, for the sessions page.
 //! - [`assertion`]: the HS256 JWT the origin receives.
 //! - [`headers`], [`paths`]: header hygiene and public-path matching.
@@ -36,6 +37,7 @@ pub mod headers;
 pub mod json;
 pub mod paths;
 pub mod session;
+pub mod session_cache;
 pub mod set_cookie;
 pub mod signing;
 

@@ -3,6 +3,7 @@
 //! [`Origin`] (a `fetch`, or a JavaScript handler function), and [`serve`], which moves one
 //! request through [`gate::handle`]. Nothing here decides anything.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -11,17 +12,16 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
 use js_sys::futures::JsFuture;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{
-    console_error, console_log, AbortSignal, Date, Delay, Fetch, Headers, Method, Request,
-    RequestInit, RequestRedirect, Response, ResponseBuilder,
-};
+use worker::{console_error, console_log, Date, Delay};
 
 use crate::config::LoadedConfig;
 use crate::gate::{
     self, Body, GateRequest, GateResponse, KeyValueStore, Origin, OriginError, OriginRequest,
     OriginResponse, Refusal, StoreError,
 };
+use crate::session_cache::{CachedStore, SessionCache};
 
 /// Work to run after the response (`ctx.waitUntil`).
 pub(crate) type BackgroundTask = Pin<Box<dyn Future<Output = ()>>>;
@@ -154,37 +154,39 @@ impl KvBinding {
     }
 }
 
-/// Workers KV with a timeout on every operation. `kv` is `None` when the binding is missing, and
-/// every operation then fails (closed).
+/// Workers KV with a time limit on every operation. `kv` is `None` when the binding is missing,
+/// and every operation then fails (closed).
 ///
-/// Reads (the request path: a session's record and activity) share one timer per store, that is
-/// per request: a promise that resolves to `sentinel` after `timeout_ms`, which each read races.
-/// A timer per read measurably slowed requests under load (about 15% of throughput locally).
-/// Writes, deletes and lists keep a timer each.
+/// Reads (a session's record and activity; on the sessions page, the other sessions) share one
+/// time budget per store, that is per request: each read gets what is left of `timeout_ms` since
+/// the store was made. They go through [`read_keys`]: one call across the boundary for both keys
+/// of a session, its timer cleared as soon as they are read (a profile under load showed the
+/// per-read promise plumbing and uncleared timers costing more than the reads themselves).
+/// Writes, deletes and lists have a timer each.
 struct WorkersKv {
     kv: Option<KvBinding>,
     timeout_ms: u64,
-    read_deadline: std::cell::OnceCell<Option<(js_sys::Promise, JsValue)>>,
+    started_ms: f64,
 }
 
-/// A promise resolving to a fresh `sentinel` object after `timeout_ms` (JavaScript's `setTimeout`).
-fn deadline(timeout_ms: u64) -> Option<(js_sys::Promise, JsValue)> {
-    let global = js_sys::global();
-    let set_timeout: js_sys::Function = js_sys::Reflect::get(&global, &"setTimeout".into())
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    let sentinel: JsValue = js_sys::Object::new().into();
-    #[allow(clippy::cast_precision_loss)]
-    let delay = JsValue::from_f64(timeout_ms as f64);
-    let resolves_to = sentinel.clone();
-    let mut scheduled = true;
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        scheduled = set_timeout
-            .call3(&global, &resolve, &delay, &resolves_to)
-            .is_ok();
-    });
-    scheduled.then_some((promise, sentinel))
+// `kv.get` of every key at once, raced against a timer that is cleared when they are read.
+// Resolves to the values (strings or null), or to null when the time is up.
+#[wasm_bindgen(inline_js = r#"
+export function readKeys(kv, keys, timeoutMs) {
+  if (timeoutMs <= 0) return Promise.resolve(null);
+  let timer;
+  const deadline = new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs, null); });
+  const reads = Promise.all(keys.map((key) => kv.get(key)));
+  return Promise.race([reads, deadline]).finally(() => clearTimeout(timer));
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = readKeys, catch)]
+    fn read_keys(
+        kv: &JsValue,
+        keys: &js_sys::Array,
+        timeout_ms: f64,
+    ) -> Result<js_sys::Promise, JsValue>;
 }
 
 impl WorkersKv {
@@ -192,7 +194,7 @@ impl WorkersKv {
         WorkersKv {
             kv,
             timeout_ms,
-            read_deadline: std::cell::OnceCell::new(),
+            started_ms: js_sys::Date::now(),
         }
     }
 
@@ -211,29 +213,43 @@ impl WorkersKv {
             Some(result) => result.map_err(|e| StoreError::Unavailable(scrubbed(js_text(&e), key))),
         }
     }
+
+    /// The values of `keys`, read together within what is left of the read budget.
+    async fn read(&self, keys: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
+        let binding = self.binding()?;
+        let unavailable = |e: JsValue| {
+            let text = keys
+                .iter()
+                .fold(js_text(&e), |text, key| scrubbed(text, key));
+            StoreError::Unavailable(text)
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let budget_ms = self.timeout_ms as f64 - (js_sys::Date::now() - self.started_ms);
+        let names: js_sys::Array = keys.iter().map(|key| JsValue::from_str(key)).collect();
+        let promise = read_keys(&binding.namespace, &names, budget_ms).map_err(unavailable)?;
+        let values = JsFuture::from(promise).await.map_err(unavailable)?;
+        if values.is_null() {
+            return Err(StoreError::Timeout);
+        }
+        let values: js_sys::Array = values
+            .dyn_into()
+            .map_err(|_| StoreError::Unavailable("KV reads returned no list".to_owned()))?;
+        Ok(values.iter().map(|value| value.as_string()).collect())
+    }
 }
 
 impl KeyValueStore for WorkersKv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let Some((deadline, sentinel)) = self
-            .read_deadline
-            .get_or_init(|| deadline(self.timeout_ms))
-            .as_ref()
-        else {
-            // No timer could be set: fall back to one of our own for this read.
-            return Ok(self.call(key, "get", &[key.into()]).await?.as_string());
-        };
-        let unavailable = |e: JsValue| StoreError::Unavailable(scrubbed(js_text(&e), key));
-        let read = self
-            .binding()?
-            .start("get", &[key.into()])
-            .map_err(unavailable)?;
-        let race = js_sys::Promise::race(&js_sys::Array::of2(&read, deadline));
-        let value = JsFuture::from(race).await.map_err(unavailable)?;
-        if js_sys::Object::is(&value, sentinel) {
-            return Err(StoreError::Timeout);
-        }
-        Ok(value.as_string())
+        Ok(self.read(&[key]).await?.into_iter().next().flatten())
+    }
+
+    async fn get_pair(
+        &self,
+        first: &str,
+        second: &str,
+    ) -> Result<(Option<String>, Option<String>), StoreError> {
+        let mut values = self.read(&[first, second]).await?.into_iter();
+        Ok((values.next().flatten(), values.next().flatten()))
     }
 
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
@@ -296,18 +312,18 @@ impl RuntimeOrigin {
     fn outbound(
         &self,
         request: OriginRequest<Option<web_sys::ReadableStream>>,
-    ) -> Result<Request, OriginError> {
-        let headers = Headers::new();
-        for (name, value) in &request.headers {
-            headers
-                .append(name, value)
-                .map_err(|e| OriginError::Unreachable(format!("header {name}: {e}")))?;
+        signal: Option<&web_sys::AbortSignal>,
+    ) -> Result<web_sys::Request, OriginError> {
+        let headers = headers_from(&request.headers)
+            .map_err(|e| OriginError::Unreachable(format!("building headers: {}", js_text(&e))))?;
+        let init = web_sys::RequestInit::new();
+        init.set_method(&request.method.to_ascii_uppercase());
+        init.set_headers(&headers);
+        init.set_redirect(web_sys::RequestRedirect::Manual);
+        if let Some(body) = &request.body {
+            init.set_body(body);
         }
-        let mut init = RequestInit::new();
-        init.with_method(Method::from(request.method.to_ascii_uppercase()))
-            .with_headers(headers)
-            .with_redirect(RequestRedirect::Manual)
-            .with_body(request.body.map(JsValue::from));
+        init.set_signal(signal);
         let url = match (
             &self.upstream,
             request.url.strip_prefix(&self.configured_origin),
@@ -317,18 +333,17 @@ impl RuntimeOrigin {
             }
             _ => request.url,
         };
-        Request::new_with_init(&url, &init)
-            .map_err(|e| OriginError::Unreachable(format!("building the request: {e}")))
+        web_sys::Request::new_with_str_and_init(&url, &init)
+            .map_err(|e| OriginError::Unreachable(format!("building the request: {}", js_text(&e))))
     }
 
     async fn call_handler(
         &self,
         function: &js_sys::Function,
-        outbound: Request,
-    ) -> Result<Response, OriginError> {
-        let request: &JsValue = outbound.inner().as_ref();
+        outbound: web_sys::Request,
+    ) -> Result<web_sys::Response, OriginError> {
         let returned = function
-            .call1(&JsValue::UNDEFINED, request)
+            .call1(&JsValue::UNDEFINED, &outbound)
             .map_err(|e| OriginError::Unreachable(format!("handler threw: {}", js_text(&e))))?;
         let settled = with_timeout(
             self.timeout_ms,
@@ -339,8 +354,25 @@ impl RuntimeOrigin {
         .map_err(|e| OriginError::Unreachable(format!("handler rejected: {}", js_text(&e))))?;
         settled
             .dyn_into::<web_sys::Response>()
-            .map(Response::from)
             .map_err(|_| OriginError::Unreachable("handler did not return a Response".to_owned()))
+    }
+
+    async fn call_fetch(
+        &self,
+        request: OriginRequest<Option<web_sys::ReadableStream>>,
+    ) -> Result<web_sys::Response, OriginError> {
+        // The runtime's own timer aborts the fetch (no Rust-side timer per request).
+        let millis = u32::try_from(self.timeout_ms).unwrap_or(u32::MAX);
+        let signal = web_sys::AbortSignal::timeout_with_u32(millis);
+        let outbound = self.outbound(request, Some(&signal))?;
+        let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        match JsFuture::from(global.fetch_with_request(&outbound)).await {
+            Err(_) if signal.aborted() => Err(OriginError::Timeout),
+            Err(e) => Err(OriginError::Unreachable(js_text(&e))),
+            Ok(response) => response.dyn_into::<web_sys::Response>().map_err(|_| {
+                OriginError::Unreachable("fetch did not return a Response".to_owned())
+            }),
+        }
     }
 }
 
@@ -354,84 +386,144 @@ fn js_text(value: &JsValue) -> String {
     scrubbed(text, "")
 }
 
+// Headers cross the JS/Wasm boundary as one string each way, `name:value` lines, instead of a
+// call per header and per part: a profile under load put the per-header crossings at about a
+// tenth of the Worker's time. The format is unambiguous: names are tokens (no `:`), and the
+// runtime refuses `\n` in names and values.
+#[wasm_bindgen(inline_js = r#"
+export function headerLines(headers) {
+  let text = '';
+  for (const [name, value] of headers) text += name + ':' + value + '\n';
+  return text;
+}
+export function headersFromLines(text) {
+  const headers = new Headers();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    headers.append(line.slice(0, colon), line.slice(colon + 1));
+  }
+  return headers;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = headerLines)]
+    fn header_lines(headers: &web_sys::Headers) -> String;
+    #[wasm_bindgen(js_name = headersFromLines, catch)]
+    fn headers_from_lines(text: &str) -> Result<web_sys::Headers, JsValue>;
+}
+
+/// Every header as a (name, value) pair, in the runtime's order (names lowercase).
+fn header_pairs(headers: &web_sys::Headers) -> Vec<(String, String)> {
+    header_lines(headers)
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// A `Headers` object with `pairs`, in order. The runtime validates them (and throws).
+fn headers_from(pairs: &[(String, String)]) -> Result<web_sys::Headers, JsValue> {
+    let representable = pairs
+        .iter()
+        .all(|(name, value)| !name.contains([':', '\n']) && !value.contains('\n'));
+    if !representable {
+        // Not valid header text anyway: one call per header lets the runtime say which.
+        let headers = web_sys::Headers::new()?;
+        for (name, value) in pairs {
+            headers.append(name, value)?;
+        }
+        return Ok(headers);
+    }
+    let mut text = String::with_capacity(pairs.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+    for (name, value) in pairs {
+        text.push_str(name);
+        text.push(':');
+        text.push_str(value);
+        text.push('\n');
+    }
+    headers_from_lines(&text)
+}
+
 impl Origin for RuntimeOrigin {
     type RequestBody = Option<web_sys::ReadableStream>;
-    type ResponseBody = Response;
+    type ResponseBody = web_sys::Response;
 
     async fn send(
         &self,
         request: OriginRequest<Self::RequestBody>,
-    ) -> Result<OriginResponse<Response>, OriginError> {
-        let outbound = self.outbound(request)?;
+    ) -> Result<OriginResponse<web_sys::Response>, OriginError> {
         let response = match &self.upstream {
-            Upstream::Handler(function) => self.call_handler(function, outbound).await?,
-            Upstream::Fetch => {
-                // The runtime's own timer aborts the fetch (no Rust-side timer per request).
-                let millis = u32::try_from(self.timeout_ms).unwrap_or(u32::MAX);
-                let signal = AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(millis));
-                match Fetch::Request(outbound).send_with_signal(&signal).await {
-                    Err(_) if signal.aborted() => return Err(OriginError::Timeout),
-                    Err(e) => return Err(OriginError::Unreachable(e.to_string())),
-                    Ok(response) => response,
-                }
+            Upstream::Handler(function) => {
+                self.call_handler(function, self.outbound(request, None)?)
+                    .await?
             }
+            Upstream::Fetch => self.call_fetch(request).await?,
         };
         Ok(OriginResponse {
-            status: response.status_code(),
-            headers: response.headers().entries().collect(),
+            status: response.status(),
+            headers: header_pairs(&response.headers()),
             body: response,
         })
     }
 }
 
-fn to_worker_response(response: GateResponse<Response>) -> worker::Result<Response> {
-    let headers = Headers::new();
-    for (name, value) in &response.headers {
-        headers.append(name, value)?;
-    }
-    let builder = ResponseBuilder::new()
-        .with_status(response.status)
-        .with_headers(headers);
-    Ok(match response.body {
-        Body::Gateway(text) => builder.fixed(text.into_bytes()),
-        Body::Origin(origin_response) => {
-            let (_, body) = origin_response.into_parts();
-            builder.body(body)
+/// The client's response: the gateway's own text, or the origin's body streamed through.
+fn runtime_response(
+    response: GateResponse<web_sys::Response>,
+) -> Result<web_sys::Response, JsValue> {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(response.status);
+    init.set_headers_headers(&headers_from(&response.headers)?);
+    match response.body {
+        // Bytes, not a string: a string body would add `content-type: text/plain` when the
+        // gateway sets none.
+        Body::Gateway(text) => {
+            web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut text.into_bytes()), &init)
         }
-    })
+        Body::Origin(origin_response) => web_sys::Response::new_with_opt_readable_stream_and_init(
+            origin_response.body().as_ref(),
+            &init,
+        ),
+    }
 }
 
-pub(crate) fn refusal_response(refusal: Refusal) -> worker::Result<Response> {
-    let headers = Headers::new();
-    headers.append("content-type", "application/json")?;
-    Ok(ResponseBuilder::new()
-        .with_status(refusal.status())
-        .with_headers(headers)
-        .fixed(refusal.body().into_bytes()))
+pub(crate) fn refusal_response(refusal: Refusal) -> Result<web_sys::Response, JsValue> {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(refusal.status());
+    init.set_headers_headers(&headers_from(&[(
+        "content-type".to_owned(),
+        "application/json".to_owned(),
+    )])?);
+    web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut refusal.body().into_bytes()), &init)
 }
 
 /// One request through the gate: logs its line, hands the refresh writes to `run_later`
 /// (`waitUntil`), and answers 500 only if the response itself cannot be built.
+///
+/// Takes the runtime's own `Request` (not worker-rs's wrapper, whose conversion reads
+/// `request.cf`, a measurable cost per request that nothing here needs).
 pub(crate) async fn serve(
     config: &LoadedConfig,
     kv: Option<KvBinding>,
+    cache: &Rc<RefCell<SessionCache>>,
     upstream: Upstream,
-    request: Request,
+    request: web_sys::Request,
     run_later: &dyn Fn(BackgroundTask),
-) -> worker::Result<Response> {
+) -> Result<web_sys::Response, JsValue> {
     // The runtime's URL string is already WHATWG-normalized; splitting it here instead of
     // re-parsing with the `url` crate keeps its IDNA tables out of the binary.
-    let url = request.inner().url();
+    let url = request.url();
     let Some((request_origin, path, query)) = gate::split_request_url(&url) else {
         return refusal_response(Refusal::InternalError);
     };
     let gate_request = GateRequest {
-        method: request.method().to_string(),
+        method: request.method(),
         origin: request_origin.to_owned(),
         path: path.to_owned(),
         query: query.map(str::to_owned),
-        headers: request.headers().entries().collect(),
-        body: request.inner().body(),
+        headers: header_pairs(&request.headers()),
+        body: request.body(),
     };
     let kv_timeout_ms = config.session.as_ref().map_or(2000, |s| s.kv_timeout_ms);
     let store = Rc::new(WorkersKv::new(kv, kv_timeout_ms));
@@ -444,27 +536,35 @@ pub(crate) async fn serve(
         }),
         request_origin: request_origin.to_owned(),
     };
-    let outcome = gate::handle(
-        config,
-        store.as_ref(),
-        &origin,
-        gate_request,
-        Date::now().as_millis(),
-    )
-    .await;
+    let now_ms = Date::now().as_millis();
+    let cached_store = CachedStore {
+        inner: store.as_ref(),
+        cache: cache.as_ref(),
+        now_ms,
+    };
+    let outcome = gate::handle(config, &cached_store, &origin, gate_request, now_ms).await;
     console_log!("{}", outcome.log.to_json());
     for write in outcome.background {
         let store = store.clone();
+        let cache = cache.clone();
         run_later(Box::pin(async move {
-            if let Err(e) = store.put(&write.key, &write.value, write.ttl_seconds).await {
+            let cached_store = CachedStore {
+                inner: store.as_ref(),
+                cache: cache.as_ref(),
+                now_ms,
+            };
+            if let Err(e) = cached_store
+                .put(&write.key, &write.value, write.ttl_seconds)
+                .await
+            {
                 log_error("touch_failed", Some(&format!("{e:?}")), &[]);
             }
         }));
     }
-    match to_worker_response(outcome.response) {
+    match runtime_response(outcome.response) {
         Ok(response) => Ok(response),
         Err(e) => {
-            log_error("response_error", Some(&e.to_string()), &[]);
+            log_error("response_error", Some(&js_text(&e)), &[]);
             refusal_response(Refusal::InternalError)
         }
     }

@@ -8,6 +8,10 @@ use sha2::{Digest, Sha256};
 
 /// Current version of the record schema (`"v"` in the JSON).
 pub const RECORD_VERSION: u32 = 1;
+/// KV keys of session records: `sess:<id>`.
+pub const RECORD_KEY_PREFIX: &str = "sess:";
+/// KV keys of session activity: `seen:<id>`.
+pub const ACTIVITY_KEY_PREFIX: &str = "seen:";
 /// KV refuses `expirationTtl` below 60 seconds.
 pub const KV_MIN_TTL_SECONDS: u64 = 60;
 /// Largest user id accepted, in bytes.
@@ -63,12 +67,12 @@ impl SessionId {
 
     /// KV key of the record.
     pub fn record_key(&self) -> String {
-        format!("sess:{}", self.0)
+        format!("{RECORD_KEY_PREFIX}{}", self.0)
     }
 
     /// KV key of the session's activity (see [`Activity`]).
     pub fn activity_key(&self) -> String {
-        format!("seen:{}", self.0)
+        format!("{ACTIVITY_KEY_PREFIX}{}", self.0)
     }
 }
 

@@ -4,47 +4,70 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::{event, Context, Env, Request, Response};
+use worker::{event, Context, Env};
 
 use crate::config::{self, LoadedConfig};
 use crate::runtime::{self, KvBinding, Upstream};
+use crate::session_cache::SessionCache;
 
 /// Name of the KV namespace binding.
 const KV_BINDING: &str = "SESSIONS";
 
-thread_local! {
-    /// Configuration is read and validated once per isolate: `env` does not change within one,
-    /// and the HMAC key states are prepared here, not per request.
-    static CONFIG: RefCell<Option<Rc<LoadedConfig>>> = const { RefCell::new(None) };
+/// What an isolate keeps between requests.
+struct Isolate {
+    config: LoadedConfig,
+    kv: Option<KvBinding>,
+    cache: Rc<RefCell<SessionCache>>,
 }
 
-fn config_for(env: &Env) -> Rc<LoadedConfig> {
-    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
-        return config;
+thread_local! {
+    /// Read and validated once per isolate: `env` does not change within one, the HMAC key
+    /// states are prepared here, not per request, and the session cache lives as long.
+    static ISOLATE: RefCell<Option<Rc<Isolate>>> = const { RefCell::new(None) };
+}
+
+fn isolate_for(env: &Env) -> Rc<Isolate> {
+    if let Some(isolate) = ISOLATE.with(|i| i.borrow().clone()) {
+        return isolate;
     }
-    let mut loaded = config::load(&|name| runtime::property_text(env, name));
-    if KvBinding::from_property(env, KV_BINDING).is_none() {
-        loaded.errors.push(format!(
+    let mut config = config::load(&|name| runtime::property_text(env, name));
+    let kv = KvBinding::from_property(env, KV_BINDING);
+    if kv.is_none() {
+        config.errors.push(format!(
             "KV namespace binding {KV_BINDING} is missing: add [[kv_namespaces]] binding = \"{KV_BINDING}\" to wrangler.toml"
         ));
-        loaded.session = None;
+        config.session = None;
     }
     // Logged once per isolate, with every problem.
-    runtime::log_config_errors(&loaded);
-    let config = Rc::new(loaded);
-    CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
-    config
+    runtime::log_config_errors(&config);
+    let cache_ttl_ms = config
+        .session
+        .as_ref()
+        .map_or(0, |s| s.session_cache_ttl_ms);
+    let isolate = Rc::new(Isolate {
+        config,
+        kv,
+        cache: Rc::new(RefCell::new(SessionCache::new(cache_ttl_ms))),
+    });
+    ISOLATE.with(|i| *i.borrow_mut() = Some(isolate.clone()));
+    isolate
 }
 
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    let config = config_for(&env);
+async fn fetch(
+    request: web_sys::Request,
+    env: Env,
+    ctx: Context,
+) -> worker::Result<web_sys::Response> {
+    let isolate = isolate_for(&env);
     runtime::serve(
-        &config,
-        KvBinding::from_property(&env, KV_BINDING),
+        &isolate.config,
+        isolate.kv.clone(),
+        &isolate.cache,
         Upstream::Fetch,
         request,
         &|task| ctx.wait_until(task),
     )
     .await
+    .map_err(worker::Error::from)
 }

@@ -15,6 +15,7 @@ use sessiongate::gate::{
     Outcome, StoreError,
 };
 use sessiongate::session::{Activity, SessionRecord};
+use sessiongate::session_cache::{CachedStore, SessionCache};
 use sessiongate::signing::Keyring;
 
 const SECRET: &str = "test-session-secret-0123456789abcdef";
@@ -203,6 +204,9 @@ struct Harness {
     config: LoadedConfig,
     store: MemoryStore,
     origin: FakeOrigin,
+    /// The isolate's session cache, in front of `store` as in the Worker (off unless the config
+    /// sets `SESSION_CACHE_TTL_MS`, so most tests see every read reach the store).
+    cache: RefCell<SessionCache>,
 }
 
 impl Harness {
@@ -210,10 +214,25 @@ impl Harness {
         Self::with(&[])
     }
     fn with(extra: &[(&str, &str)]) -> Self {
+        let config = config_with(extra);
+        let cache_ttl_ms = config
+            .session
+            .as_ref()
+            .map_or(0, |s| s.session_cache_ttl_ms);
         Harness {
-            config: config_with(extra),
+            config,
             store: MemoryStore::default(),
             origin: FakeOrigin::new(),
+            cache: RefCell::new(SessionCache::new(cache_ttl_ms)),
+        }
+    }
+
+    /// The store as the glue gives it to the gate for a request at `now`.
+    fn cached_store(&self, now: u64) -> CachedStore<'_, MemoryStore> {
+        CachedStore {
+            inner: &self.store,
+            cache: &self.cache,
+            now_ms: now,
         }
     }
 
@@ -241,7 +260,7 @@ impl Harness {
         };
         run(handle(
             &self.config,
-            &self.store,
+            &self.cached_store(now),
             &self.origin,
             request,
             now,
@@ -1455,4 +1474,199 @@ fn sessions_page_and_assets_are_served_with_a_strict_policy() {
         401,
         "an ordinary protected path there"
     );
+}
+
+// --- The session cache (`SESSION_CACHE_TTL_MS`) ---
+
+/// Runs an outcome's refresh writes as the glue does after the response (through the cache).
+fn run_background(h: &Harness, out: &Outcome<String>, now: u64) {
+    for write in &out.background {
+        run(h
+            .cached_store(now)
+            .put(&write.key, &write.value, write.ttl_seconds))
+        .unwrap();
+    }
+}
+
+#[test]
+fn without_the_cache_every_request_reads_the_store() {
+    let h = Harness::new();
+    let cookie = h.login("alice", None, T0);
+    for i in 1..=3 {
+        let before = h.store.reads.get();
+        assert_eq!(h.get("/orders", &cookie, T0 + i).response.status, 200);
+        assert_eq!(h.store.reads.get() - before, 2, "record and activity");
+    }
+}
+
+#[test]
+fn the_cache_spares_store_reads_for_its_ttl_only() {
+    let h = Harness::with(&[("SESSION_CACHE_TTL_MS", "1000")]);
+    let cookie = h.login("alice", None, T0);
+    // The login's own write is remembered; the activity (none yet) is read once.
+    let before = h.store.reads.get();
+    assert_eq!(h.get("/orders", &cookie, T0 + 10).response.status, 200);
+    assert_eq!(h.store.reads.get() - before, 1);
+    let before = h.store.reads.get();
+    for t in [20, 500, 999] {
+        let out = h.get("/orders", &cookie, T0 + t);
+        assert_eq!(out.response.status, 200);
+        assert_eq!(
+            sent_header(&h.origin.last(), "x-sessiongate-user").as_deref(),
+            Some("alice")
+        );
+    }
+    assert_eq!(h.store.reads.get(), before, "answered from the cache");
+    assert_eq!(h.get("/orders", &cookie, T0 + 1010).response.status, 200);
+    assert_eq!(h.store.reads.get() - before, 2, "read again after the TTL");
+}
+
+#[test]
+fn a_logout_through_this_isolate_ends_a_cached_session_at_once() {
+    let h = Harness::with(&[("SESSION_CACHE_TTL_MS", "30000")]);
+    let cookie = h.login("alice", None, T0);
+    assert_eq!(h.get("/orders", &cookie, T0 + 1).response.status, 200);
+    h.origin.answer_with(&[("Sessiongate-Logout", "session")]);
+    let out = h.send(
+        "POST",
+        "/logout",
+        &[("cookie", &cookie), ("user-agent", UA)],
+        T0 + 2,
+    );
+    assert_eq!(out.response.status, 200);
+    h.origin.answer_with(&[]);
+    assert_eq!(
+        error_code(&h.get("/orders", &cookie, T0 + 3)),
+        "unknown_session"
+    );
+}
+
+#[test]
+fn a_session_ended_elsewhere_is_refused_once_the_cached_read_is_older_than_the_ttl() {
+    let h = Harness::with(&[("SESSION_CACHE_TTL_MS", "2000")]);
+    // The record is remembered from the login's write at T0; the activity is read at T0 + 1000.
+    // Using the cached record must not renew it: it is as old as its read (or write).
+    let cookie = h.login("alice", None, T0);
+    assert_eq!(h.get("/orders", &cookie, T0 + 1000).response.status, 200);
+    // Another isolate logs the session out: the keys go from the store, not from this cache.
+    let id = session_id_of(&cookie);
+    h.store.data.borrow_mut().remove(&format!("sess:{id}"));
+    h.store.data.borrow_mut().remove(&format!("seen:{id}"));
+    assert_eq!(
+        h.get("/orders", &cookie, T0 + 1999).response.status,
+        200,
+        "the documented bound: up to the TTL after this isolate's read"
+    );
+    assert_eq!(
+        error_code(&h.get("/orders", &cookie, T0 + 2001)),
+        "unknown_session"
+    );
+}
+
+#[test]
+fn with_the_store_down_a_cached_session_lasts_the_ttl_then_fails_closed() {
+    let h = Harness::with(&[("SESSION_CACHE_TTL_MS", "1000")]);
+    let cookie = h.login("alice", None, T0);
+    // Bob's record is remembered from his login, his activity was never read here.
+    let bob = h.login("bob", None, T0);
+    assert_eq!(h.get("/orders", &cookie, T0 + 1).response.status, 200);
+    h.store.fault.set(Some(Fault::Error));
+    assert_eq!(h.get("/orders", &cookie, T0 + 500).response.status, 200);
+    assert_eq!(
+        error_code(&h.get("/orders", &bob, T0 + 600)),
+        "store_unavailable",
+        "a session not wholly cached is not let through"
+    );
+    let out = h.get("/orders", &cookie, T0 + 1002);
+    assert_eq!(out.response.status, 503);
+    assert_eq!(error_code(&out), "store_unavailable");
+}
+
+#[test]
+fn expiry_and_the_user_agent_are_checked_on_every_cached_request() {
+    let h = Harness::with(&[("SESSION_CACHE_TTL_MS", "30000")]);
+    let cookie = h.login("alice", None, T0);
+    // Idle timeout 600 s, touch every 60 s, absolute 3600 s (config_with).
+    let late = T0 + 600_000 - 10_000;
+    assert_eq!(h.get("/orders", &cookie, late).response.status, 200);
+    let before = h.store.reads.get();
+    let out = h.send(
+        "GET",
+        "/orders",
+        &[("cookie", &cookie), ("user-agent", "curl/8.0")],
+        late + 1,
+    );
+    assert_eq!(error_code(&out), "user_agent_mismatch");
+    assert_eq!(
+        h.store.reads.get(),
+        before,
+        "refused from the cached record"
+    );
+    // The mismatch destroyed the session, and the cache forgot it with the store.
+    assert_eq!(
+        error_code(&h.get("/orders", &cookie, late + 2)),
+        "unknown_session"
+    );
+
+    // Within the cache's TTL of the last read, but past the idle timeout.
+    let h2 = Harness::with(&[
+        ("SESSION_CACHE_TTL_MS", "30000"),
+        ("IDLE_TIMEOUT", "10"),
+        ("TOUCH_INTERVAL", "5"),
+    ]);
+    let cookie = h2.login("carol", None, T0);
+    assert_eq!(h2.get("/orders", &cookie, T0 + 1).response.status, 200);
+    assert_eq!(
+        error_code(&h2.get("/orders", &cookie, T0 + 10_001)),
+        "session_expired"
+    );
+}
+
+#[test]
+fn a_refresh_updates_the_cache_so_it_is_written_once_per_touch_interval() {
+    let h = Harness::with(&[("SESSION_CACHE_TTL_MS", "30000")]);
+    let cookie = h.login("alice", None, T0);
+    assert_eq!(h.get("/orders", &cookie, T0 + 1).response.status, 200);
+    let out = h.get("/orders", &cookie, T0 + 61_000);
+    assert_eq!(out.background.len(), 1, "a refresh is due");
+    run_background(&h, &out, T0 + 61_000);
+    let before = h.store.reads.get();
+    let again = h.get("/orders", &cookie, T0 + 62_000);
+    assert_eq!(again.response.status, 200);
+    assert!(
+        again.background.is_empty(),
+        "the refreshed activity is cached"
+    );
+    assert_eq!(h.store.reads.get(), before);
+    // The refreshed activity slides the idle timeout for cached reads too.
+    assert_eq!(
+        h.get("/orders", &cookie, T0 + 61_000 + 29_000)
+            .response
+            .status,
+        200
+    );
+}
+
+#[test]
+fn revoking_from_the_sessions_api_ends_a_cached_session_at_once() {
+    let h = Harness::with(&[("SESSION_CACHE_TTL_MS", "30000")]);
+    let laptop = h.login("alice", None, T0);
+    let phone = h.login("alice", None, T0 + 1);
+    assert_eq!(h.get("/orders", &phone, T0 + 2).response.status, 200);
+    let out = h.send(
+        "POST",
+        "/.sessiongate/api/sessions/revoke-others",
+        &[
+            ("cookie", &laptop),
+            ("user-agent", UA),
+            ("origin", "https://gate.test"),
+        ],
+        T0 + 3,
+    );
+    assert_eq!(out.response.status, 200, "{:?}", out.log);
+    assert_eq!(
+        error_code(&h.get("/orders", &phone, T0 + 4)),
+        "unknown_session"
+    );
+    assert_eq!(h.get("/orders", &laptop, T0 + 5).response.status, 200);
 }

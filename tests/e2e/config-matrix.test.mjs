@@ -67,6 +67,8 @@ const sessionHalfBroken = {
   'COOKIE_NAME with a space': { COOKIE_NAME: 'my session' },
   'UA_BINDING not a boolean': { UA_BINDING: 'sometimes' },
   'KV_TIMEOUT_MS not a number': { KV_TIMEOUT_MS: 'fast' },
+  'SESSION_CACHE_TTL_MS above 30000': { SESSION_CACHE_TTL_MS: '60000' },
+  'SESSION_CACHE_TTL_MS negative': { SESSION_CACHE_TTL_MS: '-1' },
 };
 
 describe('an invalid session configuration', () => {

@@ -18,6 +18,7 @@ const COOKIE = 'app_session';
 let project;
 let mf;
 let url;
+let dist;
 const kvReads = () => mf.getKVNamespace('SESSIONS');
 
 before(async () => {
@@ -37,7 +38,7 @@ before(async () => {
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const dist = path.join(project.dir, 'dist');
+  dist = path.join(project.dir, 'dist');
   mf = new Miniflare({
     host: '127.0.0.1',
     port: 0,
@@ -161,4 +162,45 @@ test('createGate refuses bad options with every problem named, never a secret va
   const noHandler = await request(url, 'GET', '/__probe/no-handler');
   assert.equal(noHandler.status, 500);
   assert.match(noHandler.body, /needs a handler when ORIGIN_URL is not set/);
+});
+
+test('SESSION_CACHE_TTL_MS: the gate object keeps the cache across requests; a logout through it ends the session at once', async () => {
+  const cached = new Miniflare({
+    host: '127.0.0.1',
+    port: 0,
+    cf: false,
+    modules: true,
+    modulesRoot: dist,
+    scriptPath: path.join(dist, 'index.js'),
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
+    compatibilityDate: COMPATIBILITY_DATE,
+    kvNamespaces: ['SESSIONS'],
+    bindings: {
+      SESSION_SECRET, ASSERTION_SECRET, COOKIE_NAME: COOKIE, COOKIE_SECURE: 'false', PUBLIC_PATHS: '/health,/login',
+      SESSION_CACHE_TTL_MS: '30000',
+    },
+    log: new Log(LogLevel.WARN),
+  });
+  try {
+    const base = (await cached.ready).toString().replace(/\/$/, '');
+    const login = await request(base, 'POST', '/login', {
+      headers: { 'content-type': 'application/json', 'user-agent': UA },
+      body: JSON.stringify({ username: 'erin' }),
+    });
+    const cookie = sessionCookie(login, COOKIE);
+    assert.ok(cookie, `login set ${COOKIE}`);
+    const me = () => request(base, 'GET', '/me', { headers: { cookie, 'user-agent': UA } });
+    assert.equal((await me()).json().user, 'erin');
+    // Deleted behind the gate's back (another isolate): this isolate still has its read.
+    const id = signature.unsign(decodeURIComponent(cookie.split('=')[1]).slice(2), SESSION_SECRET);
+    await (await cached.getKVNamespace('SESSIONS')).delete(`sess:${id}`);
+    assert.equal((await me()).json().user, 'erin', 'answered from the cache');
+    const out = await request(base, 'POST', '/logout', { headers: { cookie, 'user-agent': UA } });
+    assert.equal(out.status, 200);
+    const after = await me();
+    assert.equal(after.status, 401);
+    assert.equal(after.json().error, 'unknown_session');
+  } finally {
+    await cached.dispose();
+  }
 });

@@ -39,7 +39,13 @@ before(async () => {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   dist = path.join(project.dir, 'dist');
-  mf = new Miniflare({
+  mf = startBundle({ PUBLIC_PATHS: '/health,/login,/__probe/*' });
+  url = (await mf.ready).toString().replace(/\/$/, '');
+});
+
+/** The bundled app in workerd with local KV; `vars` add to the gate's settings. */
+function startBundle(vars) {
+  return new Miniflare({
     host: '127.0.0.1',
     port: 0,
     cf: false,
@@ -49,17 +55,10 @@ before(async () => {
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces: ['SESSIONS'],
-    bindings: {
-      SESSION_SECRET,
-      ASSERTION_SECRET,
-      COOKIE_NAME: COOKIE,
-      COOKIE_SECURE: 'false',
-      PUBLIC_PATHS: '/health,/login,/__probe/*',
-    },
+    bindings: { SESSION_SECRET, ASSERTION_SECRET, COOKIE_NAME: COOKIE, COOKIE_SECURE: 'false', ...vars },
     log: new Log(LogLevel.WARN),
   });
-  url = (await mf.ready).toString().replace(/\/$/, '');
-});
+}
 
 after(async () => {
   await mf?.dispose();
@@ -165,22 +164,7 @@ test('createGate refuses bad options with every problem named, never a secret va
 });
 
 test('SESSION_CACHE_TTL_MS: the gate object keeps the cache across requests; a logout through it ends the session at once', async () => {
-  const cached = new Miniflare({
-    host: '127.0.0.1',
-    port: 0,
-    cf: false,
-    modules: true,
-    modulesRoot: dist,
-    scriptPath: path.join(dist, 'index.js'),
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
-    compatibilityDate: COMPATIBILITY_DATE,
-    kvNamespaces: ['SESSIONS'],
-    bindings: {
-      SESSION_SECRET, ASSERTION_SECRET, COOKIE_NAME: COOKIE, COOKIE_SECURE: 'false', PUBLIC_PATHS: '/health,/login',
-      SESSION_CACHE_TTL_MS: '30000',
-    },
-    log: new Log(LogLevel.WARN),
-  });
+  const cached = startBundle({ PUBLIC_PATHS: '/health,/login', SESSION_CACHE_TTL_MS: '30000' });
   try {
     const base = (await cached.ready).toString().replace(/\/$/, '');
     const login = await request(base, 'POST', '/login', {

@@ -19,8 +19,9 @@ use std::collections::{HashMap, VecDeque};
 use crate::gate::{KeyValueStore, StoreError};
 use crate::session::{ACTIVITY_KEY_PREFIX, RECORD_KEY_PREFIX};
 
-/// Most entries one isolate keeps (a record and an activity per session; records are at most
-/// 8 KiB, so this bounds the memory to a few MiB). When full, the oldest entry goes first.
+/// Most entries one isolate keeps (a record and an activity per session). Records longer than
+/// 8 KiB are refused and deleted, activities are tens of bytes, so this bounds the cache to about
+/// 8 MiB in the worst case and far less in practice. When full, the oldest entry goes first.
 pub const CAPACITY: usize = 2048;
 
 /// Longest allowed `SESSION_CACHE_TTL_MS`: well inside KV's own propagation delay between

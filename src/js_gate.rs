@@ -66,16 +66,12 @@ impl Gate {
                 config.errors.join("; ")
             )));
         }
-        let cache_ttl_ms = config
-            .session
-            .as_ref()
-            .map_or(0, |s| s.session_cache_ttl_ms);
         Ok(Gate {
             state: Rc::new(GateState {
+                cache: Rc::new(RefCell::new(SessionCache::for_config(&config))),
                 config,
                 kv,
                 has_origin_url,
-                cache: Rc::new(RefCell::new(SessionCache::new(cache_ttl_ms))),
             }),
         })
     }

@@ -190,11 +190,15 @@ extern "C" {
 }
 
 impl WorkersKv {
-    fn new(kv: Option<KvBinding>, timeout_ms: u64) -> Self {
+    /// A store for one request that started at `started_ms` (its read budget counts from there).
+    fn new(kv: Option<KvBinding>, timeout_ms: u64, started_ms: u64) -> Self {
+        // Milliseconds since 1970: far below 2^53, exact as a JavaScript number.
+        #[allow(clippy::cast_precision_loss)]
+        let started_ms = started_ms as f64;
         WorkersKv {
             kv,
             timeout_ms,
-            started_ms: js_sys::Date::now(),
+            started_ms,
         }
     }
 
@@ -489,13 +493,11 @@ fn runtime_response(
 }
 
 pub(crate) fn refusal_response(refusal: Refusal) -> Result<web_sys::Response, JsValue> {
-    let init = web_sys::ResponseInit::new();
-    init.set_status(refusal.status());
-    init.set_headers_headers(&headers_from(&[(
-        "content-type".to_owned(),
-        "application/json".to_owned(),
-    )])?);
-    web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut refusal.body().into_bytes()), &init)
+    runtime_response(GateResponse {
+        status: refusal.status(),
+        headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+        body: Body::Gateway(refusal.body()),
+    })
 }
 
 /// One request through the gate: logs its line, hands the refresh writes to `run_later`
@@ -525,8 +527,9 @@ pub(crate) async fn serve(
         headers: header_pairs(&request.headers()),
         body: request.body(),
     };
+    let now_ms = Date::now().as_millis();
     let kv_timeout_ms = config.session.as_ref().map_or(2000, |s| s.kv_timeout_ms);
-    let store = Rc::new(WorkersKv::new(kv, kv_timeout_ms));
+    let store = Rc::new(WorkersKv::new(kv, kv_timeout_ms, now_ms));
     let forward = config.forward.as_ref();
     let origin = RuntimeOrigin {
         upstream,
@@ -536,7 +539,6 @@ pub(crate) async fn serve(
         }),
         request_origin: request_origin.to_owned(),
     };
-    let now_ms = Date::now().as_millis();
     let cached_store = CachedStore {
         inner: store.as_ref(),
         cache: cache.as_ref(),

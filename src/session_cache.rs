@@ -16,6 +16,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 
+use crate::config::LoadedConfig;
 use crate::gate::{KeyValueStore, StoreError};
 use crate::session::{ACTIVITY_KEY_PREFIX, RECORD_KEY_PREFIX};
 
@@ -51,6 +52,16 @@ impl SessionCache {
             entries: HashMap::new(),
             order: VecDeque::new(),
         }
+    }
+
+    /// The cache `SESSION_CACHE_TTL_MS` asks for (off when the session settings are invalid).
+    pub fn for_config(config: &LoadedConfig) -> Self {
+        Self::new(
+            config
+                .session
+                .as_ref()
+                .map_or(0, |s| s.session_cache_ttl_ms),
+        )
     }
 
     pub fn is_enabled(&self) -> bool {

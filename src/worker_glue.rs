@@ -40,14 +40,10 @@ fn isolate_for(env: &Env) -> Rc<Isolate> {
     }
     // Logged once per isolate, with every problem.
     runtime::log_config_errors(&config);
-    let cache_ttl_ms = config
-        .session
-        .as_ref()
-        .map_or(0, |s| s.session_cache_ttl_ms);
     let isolate = Rc::new(Isolate {
+        cache: Rc::new(RefCell::new(SessionCache::for_config(&config))),
         config,
         kv,
-        cache: Rc::new(RefCell::new(SessionCache::new(cache_ttl_ms))),
     });
     ISOLATE.with(|i| *i.borrow_mut() = Some(isolate.clone()));
     isolate

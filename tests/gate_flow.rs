@@ -215,15 +215,11 @@ impl Harness {
     }
     fn with(extra: &[(&str, &str)]) -> Self {
         let config = config_with(extra);
-        let cache_ttl_ms = config
-            .session
-            .as_ref()
-            .map_or(0, |s| s.session_cache_ttl_ms);
         Harness {
+            cache: RefCell::new(SessionCache::for_config(&config)),
             config,
             store: MemoryStore::default(),
             origin: FakeOrigin::new(),
-            cache: RefCell::new(SessionCache::new(cache_ttl_ms)),
         }
     }
 
@@ -284,22 +280,27 @@ impl Harness {
         set_cookie.split(';').next().unwrap().to_string()
     }
 
+    /// Logs the session of `cookie` out through the origin's control header.
+    fn logout(&self, cookie: &str, now: u64) -> Outcome<String> {
+        self.origin
+            .answer_with(&[("Sessiongate-Logout", "session")]);
+        let out = self.send(
+            "POST",
+            "/logout",
+            &[("cookie", cookie), ("user-agent", UA)],
+            now,
+        );
+        self.origin.answer_with(&[]);
+        out
+    }
+
     /// Logs `user` in and out at T0 while reads keep serving the record as it was before the
     /// logout (KV's eventual consistency). Returns the cookie and the record key.
     fn logout_leaving_a_stale_copy(&self, user: &str) -> (String, String) {
         let cookie = self.login(user, None, T0);
         let key = format!("sess:{}", session_id_of(&cookie));
         let stale = self.store.data.borrow().get(&key).unwrap().0.clone();
-        self.origin
-            .answer_with(&[("Sessiongate-Logout", "session")]);
-        let out = self.send(
-            "POST",
-            "/logout",
-            &[("cookie", &cookie), ("user-agent", UA)],
-            T0,
-        );
-        assert_eq!(out.response.status, 200);
-        self.origin.answer_with(&[]);
+        assert_eq!(self.logout(&cookie, T0).response.status, 200);
         assert!(self.store.record(&key).is_none(), "deleted in the store");
         self.store.stale.borrow_mut().insert(key.clone(), stale);
         (cookie, key)
@@ -747,14 +748,7 @@ fn malformed_record_is_refused_and_removed() {
 fn logout_header_destroys_the_session_and_clears_the_cookie() {
     let h = Harness::new();
     let cookie = h.login("alice", None, T0);
-    h.origin.answer_with(&[("Sessiongate-Logout", "session")]);
-    let out = h.send(
-        "POST",
-        "/logout",
-        &[("cookie", &cookie), ("user-agent", UA)],
-        T0,
-    );
-    h.origin.answer_with(&[]);
+    let out = h.logout(&cookie, T0);
     assert_eq!(out.response.status, 200);
     assert!(header(&out, "sessiongate-logout").is_none());
     assert!(header(&out, "set-cookie")
@@ -1526,15 +1520,7 @@ fn a_logout_through_this_isolate_ends_a_cached_session_at_once() {
     let h = Harness::with(&[("SESSION_CACHE_TTL_MS", "30000")]);
     let cookie = h.login("alice", None, T0);
     assert_eq!(h.get("/orders", &cookie, T0 + 1).response.status, 200);
-    h.origin.answer_with(&[("Sessiongate-Logout", "session")]);
-    let out = h.send(
-        "POST",
-        "/logout",
-        &[("cookie", &cookie), ("user-agent", UA)],
-        T0 + 2,
-    );
-    assert_eq!(out.response.status, 200);
-    h.origin.answer_with(&[]);
+    assert_eq!(h.logout(&cookie, T0 + 2).response.status, 200);
     assert_eq!(
         error_code(&h.get("/orders", &cookie, T0 + 3)),
         "unknown_session"

@@ -25,6 +25,7 @@ import {
   ASSERTION_SECRET, COMPATIBILITY_DATE, COOKIE, SESSION_SECRET, UA, request, seedSession, signedCookie,
 } from '../tests/e2e/helpers.mjs';
 import { startExpressStack } from './express-stack.mjs';
+import { scriptWorker, sessiongateWorker } from './worker-scripts.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const requireFromTests = createRequire(path.join(HERE, '../tests/package.json'));
@@ -92,13 +93,6 @@ async function startWorker(script, bindings) {
   return { url, pid: pids.length === 1 ? pids[0] : null, kv: () => mf.getKVNamespace('SESSIONS'), close: () => mf.dispose() };
 }
 
-const scriptWorker = (file) => ({ scriptPath: path.join(HERE, 'workers', file) });
-const BUILD = path.join(HERE, '../build');
-const sessiongateWorker = {
-  modulesRoot: BUILD,
-  scriptPath: path.join(BUILD, 'index.js'),
-  modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
-};
 
 async function freePort() {
   const server = net.createServer();

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every benchmark and writes benches/results.md (a benchmark, not a test: nothing here asserts
 # a timing). Installs what it needs when missing: wrk and redis-server (Debian packages), the npm
-# packages of benches/ and tests/, the release builds of the Worker and the npm package.
+# packages of benches/ and tests/, the release builds of the Worker and the npm package, valgrind.
 #   1. native micro-benchmarks of the core (`cargo bench --bench core`);
 #   2. the npm package's unsign vs cookie-signature in one Node process (benches/npm-unsign.mjs);
 #   3. end to end under wrk: pass-through Worker, sessiongate, a hand-written JS Worker, and
 #      Express + express-session + connect-redis + Redis, same origin, one run (benches/e2e.mjs);
-#   4. Wasm sizes.
+#   4. instructions per request of each Worker target, counted under valgrind's callgrind: the
+#      figure this machine's ±20% drift does not move (benches/instructions.mjs, a few minutes);
+#   5. Wasm sizes.
 # Usage: scripts/bench.sh [seconds per end-to-end run, default 10] [connections, default 16]
 #                        [interleaved rounds, default 3]
 set -euo pipefail
@@ -18,12 +20,12 @@ seconds=${1:-10}
 connections=${2:-16}
 rounds=${3:-3}
 
-if ! command -v wrk >/dev/null || ! command -v redis-server >/dev/null; then
+if ! command -v wrk >/dev/null || ! command -v redis-server >/dev/null || ! command -v valgrind >/dev/null; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-    --no-install-recommends wrk redis-server >/dev/null
+    --no-install-recommends wrk redis-server valgrind >/dev/null
 fi
 (cd benches && npm install --no-save --no-audit --no-fund --loglevel=error)
 bash scripts/build-worker.sh
@@ -38,6 +40,10 @@ out="$repo_root/benches/results.md"
   echo "## End to end (wrk on 127.0.0.1)"
   echo
   node benches/e2e.mjs "$seconds" "$connections" "$rounds"
+  echo
+  echo "## Instructions per request (callgrind on workerd)"
+  echo
+  node benches/instructions.mjs
   echo
   echo "## Native core (cargo bench --bench core; median of 15 runs)"
   echo

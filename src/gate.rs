@@ -101,7 +101,12 @@ pub struct OriginResponse<B> {
 /// the sessions page and its assets; the headers give the type).
 #[derive(Debug)]
 pub enum Body<B> {
+    /// The origin's body, streamed through under the headers of the [`GateResponse`].
     Origin(B),
+    /// The origin's response exactly as it came: same status and headers (nothing to strip, no
+    /// cookie to set). The glue may pass the runtime's own response object on instead of
+    /// rebuilding it, which saves a copy of every header per request.
+    OriginAsIs(B),
     Gateway(String),
 }
 
@@ -439,6 +444,7 @@ where
         }
     }
 
+    let origin_header_count = response.headers.len();
     let mut out_headers: Vec<(String, String)> = response
         .headers
         .into_iter()
@@ -447,15 +453,20 @@ where
                 && !sets_session_cookie(name, value, flow.session_config)
         })
         .collect();
-    if let Some(cookie) = flow.set_cookie.take() {
-        out_headers.push(("set-cookie".to_owned(), cookie));
-    }
+    let body = match flow.set_cookie.take() {
+        Some(cookie) => {
+            out_headers.push(("set-cookie".to_owned(), cookie));
+            Body::Origin(response.body)
+        }
+        None if out_headers.len() == origin_header_count => Body::OriginAsIs(response.body),
+        None => Body::Origin(response.body),
+    };
     flow.log.status = response.status;
     Outcome {
         response: GateResponse {
             status: response.status,
             headers: out_headers,
-            body: Body::Origin(response.body),
+            body,
         },
         background,
         log: flow.log,

@@ -472,10 +472,14 @@ impl Origin for RuntimeOrigin {
     }
 }
 
-/// The client's response: the gateway's own text, or the origin's body streamed through.
+/// The client's response: the gateway's own text, the origin's body streamed through under the
+/// gate's headers, or the origin's response object itself when the gate changed nothing.
 fn runtime_response(
     response: GateResponse<web_sys::Response>,
 ) -> Result<web_sys::Response, JsValue> {
+    if let Body::OriginAsIs(origin_response) = response.body {
+        return Ok(origin_response);
+    }
     let init = web_sys::ResponseInit::new();
     init.set_status(response.status);
     init.set_headers_headers(&headers_from(&response.headers)?);
@@ -485,10 +489,12 @@ fn runtime_response(
         Body::Gateway(text) => {
             web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut text.into_bytes()), &init)
         }
-        Body::Origin(origin_response) => web_sys::Response::new_with_opt_readable_stream_and_init(
-            origin_response.body().as_ref(),
-            &init,
-        ),
+        Body::Origin(origin_response) | Body::OriginAsIs(origin_response) => {
+            web_sys::Response::new_with_opt_readable_stream_and_init(
+                origin_response.body().as_ref(),
+                &init,
+            )
+        }
     }
 }
 

@@ -325,7 +325,7 @@ fn error_code(out: &Outcome<String>) -> String {
             .as_str()
             .unwrap()
             .to_string(),
-        Body::Origin(_) => "<origin>".into(),
+        Body::Origin(_) | Body::OriginAsIs(_) => "<origin>".into(),
     }
 }
 
@@ -357,6 +357,8 @@ fn login_creates_a_session_and_hides_the_control_header() {
     let out = h.send("POST", "/login", &[("user-agent", UA)], T0);
     assert_eq!(out.response.status, 200);
     assert!(header(&out, "sessiongate-login").is_none());
+    // Headers changed, so the glue must build the response from these headers.
+    assert!(matches!(out.response.body, Body::Origin(_)));
     let set_cookie = header(&out, "set-cookie").unwrap();
     assert!(set_cookie.starts_with("sid=s%3A"), "{set_cookie}");
     assert!(
@@ -395,7 +397,8 @@ fn authenticated_request_reaches_origin_with_user_and_assertion() {
         T0 + 1000,
     );
     assert_eq!(out.response.status, 200);
-    assert!(matches!(out.response.body, Body::Origin(ref b) if b == "origin body"));
+    // Nothing to strip or set: the origin's response goes on as it came.
+    assert!(matches!(out.response.body, Body::OriginAsIs(ref b) if b == "origin body"));
     let sent = h.origin.last();
     assert_eq!(sent.method, "POST");
     assert_eq!(
@@ -1064,6 +1067,10 @@ fn origin_cannot_set_the_session_cookie() {
         .map(|(_, v)| v.as_str())
         .collect();
     assert_eq!(cookies, vec!["theme=dark; Path=/", "sidx=kept"]);
+    assert!(
+        matches!(out.response.body, Body::Origin(_)),
+        "a response with a header dropped must not go on as it came"
+    );
 
     // With a login, the only session cookie is the gateway's.
     h.origin.answer_with(&[
@@ -1165,7 +1172,7 @@ impl Harness {
 fn json_body(out: &Outcome<String>) -> serde_json::Value {
     match &out.response.body {
         Body::Gateway(text) => serde_json::from_str(text).unwrap(),
-        Body::Origin(_) => panic!("expected the gateway's own answer"),
+        Body::Origin(_) | Body::OriginAsIs(_) => panic!("expected the gateway's own answer"),
     }
 }
 
@@ -1203,7 +1210,7 @@ fn sessions_api_lists_the_users_live_sessions_by_handle_with_devices() {
     assert_eq!(sessions[1]["last_seen"], T0 + 1_000);
     let text = match &out.response.body {
         Body::Gateway(text) => text.clone(),
-        Body::Origin(_) => unreachable!(),
+        Body::Origin(_) | Body::OriginAsIs(_) => unreachable!(),
     };
     for cookie in [&laptop, &desktop, &expired] {
         assert!(

@@ -1,0 +1,125 @@
+// Instructions per request (benchmark, not a test): each Worker target of benches/e2e.mjs runs in
+// workerd under `valgrind --tool=callgrind`, and the runtime's instructions over a window of
+// sequential requests are divided by the requests. Unlike req/s or CPU time, the count does not
+// move with the machine's load: on a VM whose throughput drifts by ±20% from minute to minute it
+// is the measure that can tell a 5% change from noise (repeat runs agree within a few percent:
+// garbage collection falls into one window or the next).
+//
+// What is counted: every thread of the workerd process (the Worker's JavaScript and Wasm, the
+// runtime's HTTP, the fetch to the origin, and local KV, which runs inside the same process).
+// The origin (a Node server) and the client are not counted.
+//
+// Each target first answers WARM requests (the JIT and Wasm tier-up settle; counters are then
+// reset), then REQUESTS requests are counted. Under valgrind a request takes tens of ms, so a
+// target takes one to two minutes.
+// Usage: node benches/instructions.mjs [requests, default 400] [warm-up requests, default 1500]
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  ASSERTION_SECRET, COMPATIBILITY_DATE, COOKIE, SESSION_SECRET, UA, seedSession, signedCookie,
+} from '../tests/e2e/helpers.mjs';
+import { scriptWorker, sessiongateWorker } from './worker-scripts.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const requireFromTests = createRequire(path.join(HERE, '../tests/package.json'));
+const { Miniflare, Log, LogLevel } = await import(pathToFileURL(requireFromTests.resolve('miniflare')).href);
+
+const REQUESTS = Number(process.argv[2] ?? 400);
+const WARM = Number(process.argv[3] ?? 1500);
+const ID = 'benchSessionId0123456789abcdefghijklmnopqrst';
+const PATH = '/api/orders?page=2';
+const work = mkdtempSync(path.join(os.tmpdir(), 'sessiongate-instructions-'));
+
+// workerd under callgrind: Miniflare starts whatever MINIFLARE_WORKERD_PATH names. The wrapper
+// records its pid (valgrind keeps it through `exec`) so the dumps can be asked of that process.
+const workerd = requireFromTests('workerd').default;
+const wrapper = path.join(work, 'workerd-under-callgrind.sh');
+writeFileSync(wrapper, `#!/bin/sh
+echo $$ > "${work}/pid"
+exec valgrind --tool=callgrind --smc-check=all-non-file --dump-instr=no --dump-line=no \\
+  --callgrind-out-file="${work}/callgrind.%p" "${workerd}" "$@" 2>>"${work}/valgrind.log"
+`, { mode: 0o755 });
+process.env.MINIFLARE_WORKERD_PATH = wrapper;
+
+const body = JSON.stringify({ orders: [1, 2, 3] });
+const origin = http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+});
+await new Promise((resolve) => origin.listen(0, '127.0.0.1', resolve));
+const originUrl = `http://127.0.0.1:${origin.address().port}`;
+
+const gateVars = { SESSION_SECRET, ASSERTION_SECRET, COOKIE_NAME: COOKIE, COOKIE_SECURE: 'false' };
+const targets = [
+  ['(a) pass-through Worker', scriptWorker('passthrough.js'), {}],
+  ['(a2) pass-through + the two KV reads (reference, checks nothing)', scriptWorker('passthrough-kv.js'), {}],
+  ['(b) sessiongate Worker (Rust/Wasm), defaults', sessiongateWorker, gateVars],
+  ["(b') sessiongate, SESSION_CACHE_TTL_MS=5000", sessiongateWorker, { ...gateVars, SESSION_CACHE_TTL_MS: '5000' }],
+  ['(c) hand-written JS Worker (Web Crypto + KV)', scriptWorker('js-gate.js'), gateVars],
+];
+
+/** Total instructions recorded in a callgrind dump. */
+function totalOf(file) {
+  const match = /^totals:\s+(\d+)/m.exec(readFileSync(file, 'utf8'));
+  if (!match) throw new Error(`no totals in ${file}`);
+  return Number(match[1]);
+}
+
+async function measure(name, script, vars) {
+  for (const entry of readdirSync(work)) if (entry.startsWith('callgrind.') || entry === 'pid') rmSync(path.join(work, entry));
+  const mf = new Miniflare({
+    host: '127.0.0.1', port: 0, cf: false, modules: true, ...script, compatibilityDate: COMPATIBILITY_DATE,
+    kvNamespaces: ['SESSIONS'], bindings: { ORIGIN_URL: originUrl, ...vars }, log: new Log(LogLevel.WARN),
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.resume();
+      stderr.resume();
+    },
+  });
+  try {
+    const url = `${(await mf.ready).toString().replace(/\/$/, '')}${PATH}`;
+    await seedSession(await mf.getKVNamespace('SESSIONS'), ID, { user: 'alice' });
+    const pid = readFileSync(path.join(work, 'pid'), 'utf8').trim();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const headers = { cookie: signedCookie(ID), 'user-agent': UA };
+    const one = () => new Promise((resolve, reject) => {
+      http.get(url, { agent, headers }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${name}: status ${res.statusCode}`))));
+      }).on('error', reject);
+    });
+    const dump = () => execFileSync('callgrind_control', ['--dump', pid], { stdio: 'ignore' });
+    for (let i = 0; i < WARM; i++) await one();
+    dump(); // the first dump holds start-up and warm-up; the counters start again from zero
+    for (let i = 0; i < REQUESTS; i++) await one();
+    dump();
+    agent.destroy();
+    const second = path.join(work, `callgrind.${pid}.2`);
+    if (!existsSync(second)) throw new Error(`${name}: callgrind wrote no second dump`);
+    const perRequest = totalOf(second) / REQUESTS;
+    process.stderr.write(`[instructions] ${name}: ${(perRequest / 1e6).toFixed(3)} M per request\n`);
+    return { name, perRequest };
+  } finally {
+    await mf.dispose();
+  }
+}
+
+const results = [];
+for (const [name, script, vars] of targets) results.push(await measure(name, script, vars));
+origin.close();
+rmSync(work, { recursive: true, force: true });
+
+const floor = results[0];
+const jsWorker = results.find((r) => r.name.startsWith('(c)'));
+const millions = (n) => (n / 1e6).toFixed(2);
+console.log(`\`valgrind --tool=callgrind\` on workerd: instructions of the whole runtime process per request, over ${REQUESTS} sequential requests on one connection after ${WARM} warm-up requests. Lower is better; the ratios are inverted (vs (a) = (a)'s count / this count), so that like req/s, above 1 is faster.`);
+console.log('');
+console.log('| target | million instructions / request | vs (a) | vs (c) |');
+console.log('| --- | ---: | ---: | ---: |');
+for (const r of results) {
+  console.log(`| ${r.name} | ${millions(r.perRequest)} | ${(floor.perRequest / r.perRequest).toFixed(2)}x | ${(jsWorker.perRequest / r.perRequest).toFixed(2)}x |`);
+}

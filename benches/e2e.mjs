@@ -13,7 +13,6 @@
 // Writes a Markdown table to stdout.
 // Usage: node benches/e2e.mjs [seconds per run, default 10] [connections, default 16] [rounds, default 3]
 import { execFile, spawn } from 'node:child_process';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +24,7 @@ import {
   ASSERTION_SECRET, COMPATIBILITY_DATE, COOKIE, SESSION_SECRET, UA, request, seedSession, signedCookie,
 } from '../tests/e2e/helpers.mjs';
 import { startExpressStack } from './express-stack.mjs';
-import { scriptWorker, sessiongateWorker } from './worker-scripts.mjs';
+import { scriptWorker, sessiongateWorker, startOrigin } from './setup.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const requireFromTests = createRequire(path.join(HERE, '../tests/package.json'));
@@ -41,23 +40,6 @@ const ROTATION = 1000;
 const ID = 'benchSessionId0123456789abcdefghijklmnopqrst';
 const PATH = '/api/orders?page=2';
 
-function startOrigin() {
-  const body = JSON.stringify({ orders: [1, 2, 3] });
-  const server = http.createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  });
-  server.keepAliveTimeout = 65_000;
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
-    url: `http://127.0.0.1:${server.address().port}`,
-    close: () => new Promise((done) => { server.closeAllConnections(); server.close(done); }),
-  })));
-}
-
-/**
- * A Worker in workerd (Miniflare) with local KV. Every Worker gets the same runtime settings; its
- * stdout (sessiongate logs one JSON line per request) is read and dropped, as a log drain would.
- */
 /** Process ids of the running workerd processes (Linux). */
 function workerdPids() {
   return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).filter((pid) => {
@@ -76,6 +58,10 @@ function cpuMicros(pid) {
 }
 const CLOCK_TICKS = Number((await run('getconf', ['CLK_TCK'])).stdout.trim()) || 100;
 
+/**
+ * A Worker in workerd (Miniflare) with local KV. Every Worker gets the same runtime settings; its
+ * stdout (sessiongate logs one JSON line per request) is read and dropped, as a log drain would.
+ */
 async function startWorker(script, bindings) {
   const before = new Set(workerdPids());
   const mf = new Miniflare({
@@ -92,7 +78,6 @@ async function startWorker(script, bindings) {
   const pids = workerdPids().filter((pid) => !before.has(pid));
   return { url, pid: pids.length === 1 ? pids[0] : null, kv: () => mf.getKVNamespace('SESSIONS'), close: () => mf.dispose() };
 }
-
 
 async function freePort() {
   const server = net.createServer();

@@ -25,7 +25,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   ASSERTION_SECRET, COMPATIBILITY_DATE, COOKIE, SESSION_SECRET, UA, seedSession, signedCookie,
 } from '../tests/e2e/helpers.mjs';
-import { scriptWorker, sessiongateWorker } from './worker-scripts.mjs';
+import { scriptWorker, sessiongateWorker, startOrigin } from './setup.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const requireFromTests = createRequire(path.join(HERE, '../tests/package.json'));
@@ -48,13 +48,8 @@ exec valgrind --tool=callgrind --smc-check=all-non-file --dump-instr=no --dump-l
 `, { mode: 0o755 });
 process.env.MINIFLARE_WORKERD_PATH = wrapper;
 
-const body = JSON.stringify({ orders: [1, 2, 3] });
-const origin = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-});
-await new Promise((resolve) => origin.listen(0, '127.0.0.1', resolve));
-const originUrl = `http://127.0.0.1:${origin.address().port}`;
+const origin = await startOrigin();
+const originUrl = origin.url;
 
 const gateVars = { SESSION_SECRET, ASSERTION_SECRET, COOKIE_NAME: COOKIE, COOKIE_SECURE: 'false' };
 const targets = [
@@ -113,7 +108,7 @@ async function measure(name, script, vars) {
 const results = [];
 const only = process.argv[4] ?? '';
 for (const [name, script, vars] of targets) if (name.startsWith(only)) results.push(await measure(name, script, vars));
-origin.close();
+await origin.close();
 rmSync(work, { recursive: true, force: true });
 
 const floor = results.find((r) => r.name.startsWith('(a)'));

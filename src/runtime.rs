@@ -307,7 +307,7 @@ struct RuntimeOrigin {
     upstream: Upstream,
     timeout_ms: u64,
     /// The configured origin (`ORIGIN_URL`'s base and path prefix) and the request's own origin:
-    /// a handler gets the request with the second in place of the first.
+    /// a handler gets the request with the second in place of the first (both empty for `Fetch`).
     configured_origin: String,
     request_origin: String,
 }
@@ -328,14 +328,12 @@ impl RuntimeOrigin {
             init.set_body(body);
         }
         init.set_signal(signal);
-        let url = match (
-            &self.upstream,
-            request.url.strip_prefix(&self.configured_origin),
-        ) {
-            (Upstream::Handler(_), Some(path_and_query)) => {
-                format!("{}{path_and_query}", self.request_origin)
-            }
-            _ => request.url,
+        let url = match &self.upstream {
+            Upstream::Handler(_) => match request.url.strip_prefix(&self.configured_origin) {
+                Some(path_and_query) => format!("{}{path_and_query}", self.request_origin),
+                None => request.url,
+            },
+            Upstream::Fetch => request.url,
         };
         web_sys::Request::new_with_str_and_init(&url, &init)
             .map_err(|e| OriginError::Unreachable(format!("building the request: {}", js_text(&e))))
@@ -472,29 +470,34 @@ impl Origin for RuntimeOrigin {
     }
 }
 
-/// The client's response: the gateway's own text, the origin's body streamed through under the
-/// gate's headers, or the origin's response object itself when the gate changed nothing.
+/// Status and headers of a response the glue builds.
+fn response_init(
+    status: u16,
+    headers: &[(String, String)],
+) -> Result<web_sys::ResponseInit, JsValue> {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(status);
+    init.set_headers_headers(&headers_from(headers)?);
+    Ok(init)
+}
+
+/// The client's response: the origin's response object itself when the gate changed nothing, the
+/// origin's body streamed through under the gate's headers, or the gateway's own text.
 fn runtime_response(
     response: GateResponse<web_sys::Response>,
 ) -> Result<web_sys::Response, JsValue> {
-    if let Body::OriginAsIs(origin_response) = response.body {
-        return Ok(origin_response);
-    }
-    let init = web_sys::ResponseInit::new();
-    init.set_status(response.status);
-    init.set_headers_headers(&headers_from(&response.headers)?);
     match response.body {
+        Body::OriginAsIs(origin_response) => Ok(origin_response),
+        Body::Origin(origin_response) => web_sys::Response::new_with_opt_readable_stream_and_init(
+            origin_response.body().as_ref(),
+            &response_init(response.status, &response.headers)?,
+        ),
         // Bytes, not a string: a string body would add `content-type: text/plain` when the
         // gateway sets none.
-        Body::Gateway(text) => {
-            web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut text.into_bytes()), &init)
-        }
-        Body::Origin(origin_response) | Body::OriginAsIs(origin_response) => {
-            web_sys::Response::new_with_opt_readable_stream_and_init(
-                origin_response.body().as_ref(),
-                &init,
-            )
-        }
+        Body::Gateway(text) => web_sys::Response::new_with_opt_u8_array_and_init(
+            Some(&mut text.into_bytes()),
+            &response_init(response.status, &response.headers)?,
+        ),
     }
 }
 
@@ -537,13 +540,22 @@ pub(crate) async fn serve(
     let kv_timeout_ms = config.session.as_ref().map_or(2000, |s| s.kv_timeout_ms);
     let store = Rc::new(WorkersKv::new(kv, kv_timeout_ms, now_ms));
     let forward = config.forward.as_ref();
+    // Only a handler gets the request at its own URL: a `fetch` upstream needs neither string, and
+    // they are not built for it on every request.
+    let (configured_origin, request_origin) = match upstream {
+        Upstream::Handler(_) => (
+            forward.map_or(String::new(), |f| {
+                format!("{}{}", f.origin_base, f.origin_path_prefix)
+            }),
+            request_origin.to_owned(),
+        ),
+        Upstream::Fetch => (String::new(), String::new()),
+    };
     let origin = RuntimeOrigin {
         upstream,
         timeout_ms: forward.map_or(30_000, |f| f.origin_timeout_ms),
-        configured_origin: forward.map_or(String::new(), |f| {
-            format!("{}{}", f.origin_base, f.origin_path_prefix)
-        }),
-        request_origin: request_origin.to_owned(),
+        configured_origin,
+        request_origin,
     };
     let cached_store = CachedStore {
         inner: store.as_ref(),

@@ -54,7 +54,7 @@ const originUrl = origin.url;
 const gateVars = { SESSION_SECRET, ASSERTION_SECRET, COOKIE_NAME: COOKIE, COOKIE_SECURE: 'false' };
 const targets = [
   ['(a) pass-through Worker', scriptWorker('passthrough.js'), {}],
-  ['(a2) pass-through + the two KV reads (reference, checks nothing)', scriptWorker('passthrough-kv.js'), {}],
+  ['(a2) pass-through + the bulk KV read of a session (reference, checks nothing)', scriptWorker('passthrough-kv.js'), {}],
   ['(b) sessiongate Worker (Rust/Wasm), defaults', sessiongateWorker, gateVars],
   ["(b') sessiongate, SESSION_CACHE_TTL_MS=5000", sessiongateWorker, { ...gateVars, SESSION_CACHE_TTL_MS: '5000' }],
   ['(c) hand-written JS Worker (Web Crypto + KV)', scriptWorker('js-gate.js'), gateVars],

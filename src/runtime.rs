@@ -160,7 +160,7 @@ impl KvBinding {
 /// Reads (a session's record and activity; on the sessions page, the other sessions) share one
 /// time budget per store, that is per request: each read gets what is left of `timeout_ms` since
 /// the store was made (the runtime's clock advances between I/O, which is where it matters). They
-/// go through [`read_keys`]: one call across the boundary and one promise for both keys of a
+/// go through [`read_keys`]: one call across the boundary, one bulk KV read for both keys of a
 /// session, and a timer that is cleared as soon as they are read, so none outlives its request.
 /// Writes, deletes and lists have a timer each.
 struct WorkersKv {
@@ -169,15 +169,26 @@ struct WorkersKv {
     started_ms: f64,
 }
 
-// `kv.get` of every key at once, raced against a timer that is cleared when they are read.
-// Resolves to the values (strings or null), or to null when the time is up.
+// The values of `keys` (strings or null), raced against a timer that is cleared when they are
+// read; null when the time is up. Several keys go in one bulk read, `kv.get([...])`, which answers
+// a Map: one KV operation instead of one per key (and, in Cloudflare's words, faster than separate
+// reads). A binding that answers anything else (a runtime from before bulk reads, which takes the
+// array for one key's name, or a stand-in store) is remembered and read key by key from then on.
 #[wasm_bindgen(inline_js = r#"
+const keyByKey = new WeakSet();
+async function readAll(kv, keys) {
+  if (keys.length > 1 && !keyByKey.has(kv)) {
+    const found = await kv.get(keys);
+    if (found instanceof Map) return keys.map((key) => found.get(key) ?? null);
+    keyByKey.add(kv);
+  }
+  return Promise.all(keys.map((key) => kv.get(key)));
+}
 export function readKeys(kv, keys, timeoutMs) {
   if (timeoutMs <= 0) return Promise.resolve(null);
   let timer;
   const deadline = new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs, null); });
-  const reads = Promise.all(keys.map((key) => kv.get(key)));
-  return Promise.race([reads, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([readAll(kv, keys), deadline]).finally(() => clearTimeout(timer));
 }
 "#)]
 extern "C" {

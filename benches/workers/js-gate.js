@@ -1,7 +1,7 @@
 // (c) What a Workers user would write instead of sessiongate, in plain JavaScript with Web Crypto
 // and KV, doing the same checks for an authenticated request: parse the Cookie header (first
 // occurrence wins), verify the cookie-signature HMAC (key imported once per isolate, constant-time
-// verify through crypto.subtle.verify), read the record and its activity from KV together, check
+// verify through crypto.subtle.verify), read the record and its activity from KV in one bulk read, check
 // idle and absolute expiry and the user-agent fingerprint (SHA-256), remove client-supplied identity
 // headers and the session cookie, mint the HS256 assertion, forward, log one line. Written to be fast and fair:
 // no allocation it does not need, keys prepared once.
@@ -69,8 +69,10 @@ export default {
     }
     if (!signatureOk || !/^[A-Za-z0-9_-]{22,64}$/.test(id)) return refuse(401, 'invalid_session_cookie');
 
-    const [recordText, activityText] = await Promise.all([env.SESSIONS.get(`sess:${id}`), env.SESSIONS.get(`seen:${id}`)]);
-    if (recordText === null) return refuse(401, 'unknown_session');
+    const found = await env.SESSIONS.get([`sess:${id}`, `seen:${id}`]);
+    const recordText = found.get(`sess:${id}`);
+    const activityText = found.get(`seen:${id}`);
+    if (recordText == null) return refuse(401, 'unknown_session');
     const record = JSON.parse(recordText);
     const activity = activityText ? JSON.parse(activityText) : null;
     const idleExpires = activity && activity.last_seen > record.last_seen ? Math.min(activity.idle_expires, record.absolute_expires) : record.idle_expires;

@@ -12,7 +12,8 @@ import {
 
 const TTL_MS = 2000;
 const get = (gateway, cookie) => request(gateway.url, 'GET', '/echo', { headers: { cookie, 'user-agent': UA } });
-const reads = (gateway) => gateway.kvOps.filter((op) => op === 'get').length;
+// Keys read: a `get` reads one, a bulk read (`get-bulk:<n>`) n.
+const reads = (gateway) => gateway.kvOps.reduce((keys, op) => keys + (op === 'get' ? 1 : Number(/^get-bulk:(\d+)$/.exec(op)?.[1] ?? 0)), 0);
 
 test('off by default: every authenticated request reads the record and its activity', async () => {
   const { gateway } = await originAndGateway({ countKv: true });

@@ -83,17 +83,30 @@ async function measure(name, script, vars) {
     const pid = readFileSync(path.join(work, 'pid'), 'utf8').trim();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const headers = { cookie: signedCookie(ID), 'user-agent': UA };
-    const one = () => new Promise((resolve, reject) => {
+    // Under valgrind a request now and then fails (workerd's connection to the origin or to local
+    // KV is lost: "Network connection lost", 500/502). Such a request is counted as failed and
+    // measured like the others; more than 1% failed makes the target's count worthless.
+    let failed = 0;
+    const one = () => new Promise((resolve) => {
       http.get(url, { agent, headers }, (res) => {
         res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${name}: status ${res.statusCode}`))));
-      }).on('error', reject);
+        res.on('end', () => {
+          if (res.statusCode !== 200) failed += 1;
+          resolve();
+        });
+      }).on('error', () => {
+        failed += 1;
+        resolve();
+      });
     });
     const dump = () => execFileSync('callgrind_control', ['--dump', pid], { stdio: 'ignore' });
     for (let i = 0; i < WARM; i++) await one();
     dump(); // the first dump holds start-up and warm-up; the counters start again from zero
+    failed = 0;
     for (let i = 0; i < REQUESTS; i++) await one();
     dump();
+    if (failed > REQUESTS / 100) throw new Error(`${name}: ${failed} of ${REQUESTS} requests failed`);
+    if (failed) process.stderr.write(`[instructions] ${name}: ${failed} of ${REQUESTS} requests failed (counted)\n`);
     agent.destroy();
     const second = path.join(work, `callgrind.${pid}.2`);
     if (!existsSync(second)) throw new Error(`${name}: callgrind wrote no second dump`);

@@ -334,14 +334,19 @@ struct RuntimeOrigin {
     request_origin: String,
 }
 
+/// The headers of a request to the origin (the handler or `fetch`), as a runtime `Headers`.
+fn origin_headers(pairs: &[(String, String)]) -> Result<web_sys::Headers, OriginError> {
+    headers_from(pairs)
+        .map_err(|e| OriginError::Unreachable(format!("building headers: {}", js_text(&e))))
+}
+
 impl RuntimeOrigin {
     /// The request a handler is called with, at the request's own URL.
     fn handler_request(
         &self,
         request: OriginRequest<Option<web_sys::ReadableStream>>,
     ) -> Result<web_sys::Request, OriginError> {
-        let headers = headers_from(&request.headers)
-            .map_err(|e| OriginError::Unreachable(format!("building headers: {}", js_text(&e))))?;
+        let headers = origin_headers(&request.headers)?;
         let init = web_sys::RequestInit::new();
         init.set_method(&request.method.to_ascii_uppercase());
         init.set_headers(&headers);
@@ -381,8 +386,7 @@ impl RuntimeOrigin {
         &self,
         request: OriginRequest<Option<web_sys::ReadableStream>>,
     ) -> Result<web_sys::Response, OriginError> {
-        let headers = headers_from(&request.headers)
-            .map_err(|e| OriginError::Unreachable(format!("building headers: {}", js_text(&e))))?;
+        let headers = origin_headers(&request.headers)?;
         let body = request.body.map_or(JsValue::NULL, JsValue::from);
         // Whole milliseconds far below 2^53, exact as a JavaScript number.
         #[allow(clippy::cast_precision_loss)]

@@ -21,10 +21,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import {
-  ASSERTION_SECRET, COMPATIBILITY_DATE, COOKIE, SESSION_SECRET, UA, request, seedSession, signedCookie,
+  ASSERTION_SECRET, COMPATIBILITY_DATE, COOKIE, SESSION_SECRET, UA, request, signedCookie,
 } from '../tests/e2e/helpers.mjs';
 import { startExpressStack } from './express-stack.mjs';
-import { scriptWorker, sessiongateWorker, startOrigin } from './setup.mjs';
+import { scriptWorker, seedBenchSession, sessiongateWorker, startOrigin } from './setup.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const requireFromTests = createRequire(path.join(HERE, '../tests/package.json'));
@@ -212,14 +212,14 @@ const sessiongate = (vars) => async () => {
   const gateway = await startWorker(sessiongateWorker, {
     ORIGIN_URL: origin.url, SESSION_SECRET, ASSERTION_SECRET, COOKIE_NAME: COOKIE, COOKIE_SECURE: 'false', ...vars,
   });
-  await seedSession(await gateway.kv(), ID, { user: 'alice' });
+  await seedBenchSession(await gateway.kv(), ID);
   return gateway;
 };
 const targets = [
   ['(a) pass-through Worker', () => startWorker(scriptWorker('passthrough.js'), { ORIGIN_URL: origin.url })],
   ['(a2) pass-through + the bulk KV read of a session (reference, checks nothing)', async () => {
     const worker = await startWorker(scriptWorker('passthrough-kv.js'), { ORIGIN_URL: origin.url });
-    await seedSession(await worker.kv(), ID, { user: 'alice' });
+    await seedBenchSession(await worker.kv(), ID);
     return worker;
   }],
   ['(b) sessiongate Worker (Rust/Wasm), defaults', sessiongate({})],
@@ -228,13 +228,13 @@ const targets = [
     const gateway = await sessiongate({ SESSION_CACHE_TTL_MS: CACHE_TTL_MS })();
     const kv = await gateway.kv();
     const ids = Array.from({ length: ROTATION }, (_, i) => `benchRotation${String(i).padStart(6, '0')}abcdefghijklmnopqrstuv`);
-    for (let i = 0; i < ids.length; i += 50) await Promise.all(ids.slice(i, i + 50).map((id) => seedSession(kv, id, { user: 'alice' })));
+    for (let i = 0; i < ids.length; i += 50) await Promise.all(ids.slice(i, i + 50).map((id) => seedBenchSession(kv, id)));
     gateway.cookies = ids.map((id) => signedCookie(id));
     return gateway;
   }],
   ['(c) hand-written JS Worker (Web Crypto + KV)', async () => {
     const worker = await startWorker(scriptWorker('js-gate.js'), { ORIGIN_URL: origin.url, SESSION_SECRET, ASSERTION_SECRET, COOKIE_NAME: COOKIE });
-    await seedSession(await worker.kv(), ID, { user: 'alice' });
+    await seedBenchSession(await worker.kv(), ID);
     return worker;
   }],
   ['(d) Express + express-session + connect-redis + Redis', async () => {

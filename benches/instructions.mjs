@@ -23,9 +23,9 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
-  ASSERTION_SECRET, COMPATIBILITY_DATE, COOKIE, SESSION_SECRET, UA, seedSession, signedCookie,
+  ASSERTION_SECRET, COMPATIBILITY_DATE, COOKIE, SESSION_SECRET, UA, signedCookie,
 } from '../tests/e2e/helpers.mjs';
-import { scriptWorker, sessiongateWorker, startOrigin } from './setup.mjs';
+import { scriptWorker, seedBenchSession, sessiongateWorker, startOrigin } from './setup.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const requireFromTests = createRequire(path.join(HERE, '../tests/package.json'));
@@ -79,7 +79,7 @@ async function measure(name, script, vars) {
   });
   try {
     const url = `${(await mf.ready).toString().replace(/\/$/, '')}${PATH}`;
-    await seedSession(await mf.getKVNamespace('SESSIONS'), ID, { user: 'alice' });
+    await seedBenchSession(await mf.getKVNamespace('SESSIONS'), ID);
     const pid = readFileSync(path.join(work, 'pid'), 'utf8').trim();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const headers = { cookie: signedCookie(ID), 'user-agent': UA };

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seedSession } from '../tests/e2e/helpers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BUILD = path.join(HERE, '../build');
@@ -29,4 +30,16 @@ export function startOrigin() {
     url: `http://127.0.0.1:${server.address().port}`,
     close: () => new Promise((done) => { server.closeAllConnections(); server.close(done); }),
   })));
+}
+
+/**
+ * A session in use, as the Worker targets read it: its record, and the activity (`seen:<id>`)
+ * that the gateway's refreshes keep. Every KV target reads both keys in one bulk read; with the
+ * activity present in all of them they read the same values (a missing key is cheaper to read
+ * from local KV, and only sessiongate writes one, once per touch interval).
+ */
+export async function seedBenchSession(kv, id) {
+  const record = await seedSession(kv, id, { user: 'alice' });
+  const activity = { last_seen: record.last_seen, idle_expires: record.idle_expires };
+  await kv.put(`seen:${id}`, JSON.stringify(activity), { expirationTtl: 3600 });
 }

@@ -11,8 +11,7 @@ use js_sys::futures::future_to_promise;
 use wasm_bindgen::prelude::*;
 
 use crate::config::{self, LoadedConfig};
-use crate::runtime::{self, BackgroundTask, KvBinding, Upstream};
-use crate::session_cache::SessionCache;
+use crate::runtime::{self, BackgroundTask, IsolateMemory, KvBinding, Upstream};
 
 /// Property of the options object that holds the KV namespace binding.
 const KV_OPTION: &str = "kv";
@@ -31,7 +30,7 @@ struct GateState {
     config: LoadedConfig,
     kv: KvBinding,
     has_origin_url: bool,
-    cache: Rc<RefCell<SessionCache>>,
+    memory: Rc<IsolateMemory>,
 }
 
 #[wasm_bindgen]
@@ -68,7 +67,7 @@ impl Gate {
         }
         Ok(Gate {
             state: Rc::new(GateState {
-                cache: Rc::new(RefCell::new(SessionCache::for_config(&config))),
+                memory: IsolateMemory::for_config(&config),
                 config,
                 kv,
                 has_origin_url,
@@ -103,7 +102,7 @@ impl Gate {
             let response = runtime::serve(
                 &state.config,
                 Some(state.kv.clone()),
-                &state.cache,
+                &state.memory,
                 upstream,
                 request,
                 &|task| match &wait_until {

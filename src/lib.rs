@@ -40,6 +40,7 @@ pub mod session;
 pub mod session_cache;
 pub mod set_cookie;
 pub mod signing;
+pub mod touches;
 
 #[cfg(feature = "embed")]
 pub mod js_gate;

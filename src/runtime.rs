@@ -22,6 +22,22 @@ use crate::gate::{
     OriginResponse, Refusal, StoreError,
 };
 use crate::session_cache::{CachedStore, SessionCache};
+use crate::touches::RecentTouches;
+
+/// What an isolate keeps between requests, besides its configuration.
+pub(crate) struct IsolateMemory {
+    cache: RefCell<SessionCache>,
+    touches: RefCell<RecentTouches>,
+}
+
+impl IsolateMemory {
+    pub(crate) fn for_config(config: &LoadedConfig) -> Rc<Self> {
+        Rc::new(IsolateMemory {
+            cache: RefCell::new(SessionCache::for_config(config)),
+            touches: RefCell::new(RecentTouches::new()),
+        })
+    }
+}
 
 /// Work to run after the response (`ctx.waitUntil`).
 pub(crate) type BackgroundTask = Pin<Box<dyn Future<Output = ()>>>;
@@ -567,7 +583,7 @@ pub(crate) fn refusal_response(refusal: Refusal) -> Result<web_sys::Response, Js
 pub(crate) async fn serve(
     config: &LoadedConfig,
     kv: Option<KvBinding>,
-    cache: &Rc<RefCell<SessionCache>>,
+    memory: &Rc<IsolateMemory>,
     upstream: Upstream,
     request: web_sys::Request,
     run_later: &dyn Fn(BackgroundTask),
@@ -609,24 +625,37 @@ pub(crate) async fn serve(
     };
     let cached_store = CachedStore {
         inner: store.as_ref(),
-        cache: cache.as_ref(),
+        cache: &memory.cache,
         now_ms,
     };
     let outcome = gate::handle(config, &cached_store, &origin, gate_request, now_ms).await;
     console_log!("{}", outcome.log.to_json());
+    let touch_interval_ms = config
+        .session
+        .as_ref()
+        .map_or(0, |s| s.timeouts.touch_interval_ms);
+    // The background writes are activity refreshes: one per interval per session and isolate.
     for write in outcome.background {
+        if !memory
+            .touches
+            .borrow_mut()
+            .admit(&write.key, now_ms, touch_interval_ms)
+        {
+            continue;
+        }
         let store = store.clone();
-        let cache = cache.clone();
+        let memory = memory.clone();
         run_later(Box::pin(async move {
             let cached_store = CachedStore {
                 inner: store.as_ref(),
-                cache: cache.as_ref(),
+                cache: &memory.cache,
                 now_ms,
             };
             if let Err(e) = cached_store
                 .put(&write.key, &write.value, write.ttl_seconds)
                 .await
             {
+                memory.touches.borrow_mut().forget(&write.key);
                 log_error("touch_failed", Some(&format!("{e:?}")), &[]);
             }
         }));

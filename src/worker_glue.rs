@@ -7,8 +7,7 @@ use std::rc::Rc;
 use worker::{event, Context, Env};
 
 use crate::config::{self, LoadedConfig};
-use crate::runtime::{self, KvBinding, Upstream};
-use crate::session_cache::SessionCache;
+use crate::runtime::{self, IsolateMemory, KvBinding, Upstream};
 
 /// Name of the KV namespace binding.
 const KV_BINDING: &str = "SESSIONS";
@@ -17,12 +16,13 @@ const KV_BINDING: &str = "SESSIONS";
 struct Isolate {
     config: LoadedConfig,
     kv: Option<KvBinding>,
-    cache: Rc<RefCell<SessionCache>>,
+    memory: Rc<IsolateMemory>,
 }
 
 thread_local! {
     /// Read and validated once per isolate: `env` does not change within one, the HMAC key
-    /// states are prepared here, not per request, and the session cache lives as long.
+    /// states are prepared here, not per request, and the session cache and the record of recent
+    /// activity refreshes live as long.
     static ISOLATE: RefCell<Option<Rc<Isolate>>> = const { RefCell::new(None) };
 }
 
@@ -41,7 +41,7 @@ fn isolate_for(env: &Env) -> Rc<Isolate> {
     // Logged once per isolate, with every problem.
     runtime::log_config_errors(&config);
     let isolate = Rc::new(Isolate {
-        cache: Rc::new(RefCell::new(SessionCache::for_config(&config))),
+        memory: IsolateMemory::for_config(&config),
         config,
         kv,
     });
@@ -59,7 +59,7 @@ async fn fetch(
     runtime::serve(
         &isolate.config,
         isolate.kv.clone(),
-        &isolate.cache,
+        &isolate.memory,
         Upstream::Fetch,
         request,
         &|task| ctx.wait_until(task),

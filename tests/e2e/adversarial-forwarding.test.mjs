@@ -234,6 +234,39 @@ describe('forwarding: preflight and framing', () => {
   });
 });
 
+// The Worker forwards a copy of the client's headers with the gate's changes made (deletes and
+// appends), not a list rebuilt header by header: repeated lines and spellings must all go, and
+// everything else must arrive as sent.
+describe('forwarding: the origin gets the client\'s headers, changed only where the gate says', () => {
+  test('forwarding: repeated lines of a spoofed header, in several spellings, are all dropped; the rest arrives as sent', async () => {
+    const cookie = await loginViaControl(gateway.url, 'trent');
+    const res = await request(gateway.url, 'GET', '/echo', {
+      headers: [
+        ['cookie', `a=1; ${cookie}; b=2`], ['user-agent', UA],
+        ['X-User', 'mallory'], ['x_user', 'mallory'], ['X-USER', 'mallory'],
+        ['X-Auth-Principal', 'mallory'], ['x_auth_principal', 'mallory'],
+        ['X-Kept', 'one'], ['X-Kept', 'two'], ['Accept', 'application/json'],
+      ],
+    });
+    assert.equal(res.status, 200, res.body);
+    const seen = lastSeen().headers;
+    assert.equal(seen['x-auth-principal'], 'trent');
+    assert.equal(seen.cookie, 'a=1; b=2', 'the session cookie is removed, the others kept in order');
+    assert.equal(seen['x-kept'], 'one, two');
+    assert.equal(seen.accept, 'application/json');
+    assert.equal(seen['user-agent'], UA);
+    assert.ok(!Object.keys(seen).map(fold).includes('x-user'));
+    assert.ok(!JSON.stringify(seen).includes('mallory'), JSON.stringify(seen));
+  });
+  test('forwarding: a Cookie header holding only the session cookie is not forwarded at all', async () => {
+    const cookie = await loginViaControl(gateway.url, 'trudy');
+    const res = await request(gateway.url, 'GET', '/echo', { headers: [['cookie', cookie], ['user-agent', UA]] });
+    assert.equal(res.status, 200, res.body);
+    assert.equal(lastSeen().headers.cookie, undefined);
+    assert.equal(lastSeen().headers['x-auth-principal'], 'trudy');
+  });
+});
+
 describe('forwarding: responses', () => {
   test('forwarding: the origin\'s response streams back: the first chunk arrives before the origin has finished', async () => {
     const cookie = await loginViaControl(gateway.url, 'peggy');

@@ -1,7 +1,7 @@
 // Idle and absolute expiry through the real Worker: the gateway enforces the record's timestamps
 // itself, whatever KV's TTL does (KV's minimum TTL is 60 s, far longer than these timeouts).
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import {
   ASSERTION_SECRET, UA, errorCode, login, request, sessionIdOf, startDemoOrigin, startGateway,
 } from './helpers.mjs';
@@ -9,6 +9,8 @@ import {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let origin;
 let gateway;
+// Counts KV operations, for the refresh writes.
+let counted;
 
 before(async () => {
   origin = await startDemoOrigin({ assertionSecret: ASSERTION_SECRET });
@@ -16,9 +18,15 @@ before(async () => {
     originUrl: origin.url,
     vars: { IDLE_TIMEOUT: '3', TOUCH_INTERVAL: '1', ABSOLUTE_TIMEOUT: '3600' },
   });
+  counted = await startGateway({
+    originUrl: origin.url,
+    vars: { IDLE_TIMEOUT: '3600', TOUCH_INTERVAL: '1' },
+    countKv: true,
+  });
 });
 after(async () => {
   await gateway?.close();
+  await counted?.close();
   await origin?.close();
 });
 
@@ -72,4 +80,63 @@ test('a record with a foreign schema version or extra fields is refused', async 
   const record = JSON.parse(await kv.get(key));
   await kv.put(key, JSON.stringify({ ...record, v: 2 }), { expirationTtl: 3600 });
   assert.equal(errorCode(await get(cookie)), 'unknown_session');
+});
+
+describe('activity refreshes are written once per touch interval, however many requests see them due', () => {
+  const getCounted = (cookie) => request(counted.url, 'GET', '/echo', { headers: { cookie, 'user-agent': UA } });
+  const putsSince = (index) => counted.kvOps.slice(index).filter((op) => op === 'put').length;
+
+  test('a burst of requests, each reading a stale activity, writes it once; once more an interval later', async () => {
+    const cookie = await login(counted.url);
+    // Reads answer what this location read before, as KV's edge cache does for up to 60 s: without
+    // the isolate's memory of its own refresh, every request below would find it due and write.
+    counted.setKvMode('cached');
+    try {
+      assert.equal((await getCounted(cookie)).status, 200);
+      await sleep(1100);
+      const mark = counted.kvOps.length;
+      const burst = await Promise.all(Array.from({ length: 8 }, () => getCounted(cookie)));
+      for (let i = 0; i < 4; i += 1) burst.push(await getCounted(cookie));
+      assert.deepEqual(burst.map((r) => r.status), Array(12).fill(200));
+      await sleep(300);
+      assert.equal(putsSince(mark), 1, `KV operations: ${counted.kvOps.slice(mark)}`);
+
+      await sleep(1100);
+      const again = counted.kvOps.length;
+      for (let i = 0; i < 3; i += 1) assert.equal((await getCounted(cookie)).status, 200);
+      await sleep(300);
+      assert.equal(putsSince(again), 1, 'due again an interval later');
+    } finally {
+      counted.setKvMode(null);
+    }
+  });
+
+  test('a refresh that failed is tried again by the next request', async () => {
+    const cookie = await login(counted.url, 'bob');
+    await sleep(1100);
+    counted.setKvMode('put-error');
+    let mark = counted.kvOps.length;
+    try {
+      assert.equal((await getCounted(cookie)).status, 200, 'a failed refresh does not fail the request');
+      await sleep(300);
+      assert.equal(putsSince(mark), 1);
+      assert.ok(counted.logs.some((line) => line.includes('"touch_failed"')), 'the failure is logged');
+      mark = counted.kvOps.length;
+      assert.equal((await getCounted(cookie)).status, 200);
+      await sleep(300);
+      assert.equal(putsSince(mark), 1, 'retried');
+    } finally {
+      counted.setKvMode(null);
+    }
+    mark = counted.kvOps.length;
+    assert.equal((await getCounted(cookie)).status, 200);
+    await sleep(300);
+    assert.equal(putsSince(mark), 1, 'retried, and written');
+    const activity = JSON.parse(await (await counted.kv()).get(`seen:${sessionIdOf(cookie)}`));
+    assert.ok(activity.last_seen > Date.now() - 2000);
+    mark = counted.kvOps.length;
+    assert.equal((await getCounted(cookie)).status, 200);
+    await sleep(300);
+    assert.equal(putsSince(mark), 0, 'written: not due again within the interval');
+  });
 });

@@ -3,8 +3,11 @@
 // sequential requests are divided by the requests. Unlike req/s or CPU time, the count does not
 // move with the machine's load for targets that read no KV (repeat runs agree within about 3%),
 // so on a VM whose throughput drifts by ±20% it can tell a 5% change from noise. Targets that read
-// local KV vary by up to ±15% between runs (KV's timers and garbage collection behave differently
-// under valgrind): run them more than once.
+// KV agree within a few percent too, now that every one reads the same seeded values (a session's
+// record and its activity): sessiongate's count once ranged from 3.8 to 17.7 M, because the
+// activity was missing until its first refresh (a missing key is cheaper to read from local KV),
+// and every request that read the old activity while that refresh was being written (seconds under
+// valgrind) wrote it again. An isolate now starts one refresh per interval (src/touches.rs).
 //
 // What is counted: every thread of the workerd process (the Worker's JavaScript and Wasm, the
 // runtime's HTTP, the fetch to the origin, and local KV, which runs inside the same process).

@@ -21,6 +21,7 @@ use crate::gate::{
     self, Body, GateRequest, GateResponse, KeyValueStore, Origin, OriginError, OriginRequest,
     OriginResponse, Refusal, StoreError,
 };
+use crate::session::ACTIVITY_KEY_PREFIX;
 use crate::session_cache::{CachedStore, SessionCache};
 use crate::touches::RecentTouches;
 
@@ -634,12 +635,14 @@ pub(crate) async fn serve(
         .session
         .as_ref()
         .map_or(0, |s| s.timeouts.touch_interval_ms);
-    // The background writes are activity refreshes: one per interval per session and isolate.
     for write in outcome.background {
-        if !memory
-            .touches
-            .borrow_mut()
-            .admit(&write.key, now_ms, touch_interval_ms)
+        // Activity refreshes: one per interval per session and isolate (see `touches`).
+        let is_refresh = write.key.starts_with(ACTIVITY_KEY_PREFIX);
+        if is_refresh
+            && !memory
+                .touches
+                .borrow_mut()
+                .admit(&write.key, now_ms, touch_interval_ms)
         {
             continue;
         }

@@ -234,9 +234,8 @@ describe('forwarding: preflight and framing', () => {
   });
 });
 
-// The Worker forwards a copy of the client's headers with the gate's changes made (deletes and
-// appends), not a list rebuilt header by header: repeated lines and spellings must all go, and
-// everything else must arrive as sent.
+// What the origin receives is the client's headers after the gate's policy: every line and
+// spelling of a dropped header goes, repeated ordinary headers and the other cookies arrive as sent.
 describe('forwarding: the origin gets the client\'s headers, changed only where the gate says', () => {
   test('forwarding: repeated lines of a spoofed header, in several spellings, are all dropped; the rest arrives as sent', async () => {
     const cookie = await loginViaControl(gateway.url, 'trent');

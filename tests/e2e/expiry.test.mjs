@@ -30,7 +30,7 @@ after(async () => {
   await origin?.close();
 });
 
-const get = (cookie) => request(gateway.url, 'GET', '/echo', { headers: { cookie, 'user-agent': UA } });
+const get = (cookie, target = gateway) => request(target.url, 'GET', '/echo', { headers: { cookie, 'user-agent': UA } });
 
 test('activity slides the idle timeout; the refresh is written after the response', async () => {
   const cookie = await login(gateway.url);
@@ -83,7 +83,7 @@ test('a record with a foreign schema version or extra fields is refused', async 
 });
 
 describe('activity refreshes are written once per touch interval, however many requests see them due', () => {
-  const getCounted = (cookie) => request(counted.url, 'GET', '/echo', { headers: { cookie, 'user-agent': UA } });
+  const getCounted = (cookie) => get(cookie, counted);
   const putsSince = (index) => counted.kvOps.slice(index).filter((op) => op === 'put').length;
 
   test('a burst of requests, each reading a stale activity, writes it once; once more an interval later', async () => {

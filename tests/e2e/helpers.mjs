@@ -32,9 +32,10 @@ export const COMPATIBILITY_DATE = '2026-04-01';
  * - `kvFault: 'error' | 'hang'` replaces it with a binding whose every operation rejects or never
  *   settles (`kvOps` still records the attempts);
  * - with either option, `setKvMode(mode)` switches the wrapper at run time ('pass', 'error',
- *   'hang', 'put-error': writes reject, 'cached': reads answer what the gateway last read, ignoring later writes and
- *   deletes, like KV's per-location cache; 'key-by-key' and 'keys-are-strings': bindings without
- *   bulk reads, see fixtures/kv-wrapper.mjs); `setKvMode(null)` returns to the start-up mode.
+ *   'hang'; 'put-error': writes reject; 'cached': reads answer what the gateway last read,
+ *   ignoring later writes and deletes, like KV's per-location cache; 'key-by-key' and
+ *   'keys-are-strings': bindings without bulk reads; see fixtures/kv-wrapper.mjs);
+ *   `setKvMode(null)` returns to the start-up mode.
  * Returns `{ url, mf, kv(), kvOps, setKvMode(), logs, close() }`; `kv()` is the underlying namespace
  * (for seeding and inspecting records), `logs` collects the Worker's console lines.
  */

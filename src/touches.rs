@@ -33,14 +33,15 @@ impl RecentTouches {
         Self::default()
     }
 
-    /// Whether a refresh of `key` may start at `now_ms`: none started in the last `interval_ms`.
-    /// When it may, it is remembered as started. A clock that went backwards lets it through.
+    /// Whether a refresh of `key` may start at `now_ms`: none started within `interval_ms` of it.
+    /// When it may, it is remembered as started.
+    ///
+    /// `now_ms` is the time the request began, and concurrent requests reach this point in any
+    /// order: one that began a moment before the refresh was started, but read KV more slowly,
+    /// arrives with an earlier time. So "within" counts both ways; only a clock that went back by
+    /// a whole interval or more lets a refresh through early.
     pub fn admit(&mut self, key: &str, now_ms: u64, interval_ms: u64) -> bool {
-        let recent = |started: u64| {
-            now_ms
-                .checked_sub(started)
-                .is_some_and(|age| age < interval_ms)
-        };
+        let recent = |started: u64| now_ms.abs_diff(started) < interval_ms;
         if self.started_ms.get(key).copied().is_some_and(recent) {
             return false;
         }
@@ -103,10 +104,25 @@ mod tests {
     }
 
     #[test]
-    fn a_clock_that_went_backwards_does_not_block_refreshes() {
+    fn a_request_that_began_before_the_refresh_started_is_held_back() {
+        // Two concurrent requests: the later one's KV read answered first, so it started the
+        // refresh; the earlier one arrives with an earlier time and must not write again.
         let mut touches = RecentTouches::new();
-        assert!(touches.admit("seen:a", 10_000, INTERVAL));
-        assert!(touches.admit("seen:a", 9_000, INTERVAL));
+        let started = 10 * INTERVAL;
+        assert!(touches.admit("seen:a", started, INTERVAL));
+        assert!(!touches.admit("seen:a", started - 10, INTERVAL));
+        assert!(!touches.admit("seen:a", started - INTERVAL + 1, INTERVAL));
+    }
+
+    #[test]
+    fn a_clock_that_went_back_a_whole_interval_does_not_block_refreshes() {
+        let mut touches = RecentTouches::new();
+        assert!(touches.admit("seen:a", 10 * INTERVAL, INTERVAL));
+        assert!(touches.admit("seen:a", 9 * INTERVAL, INTERVAL));
+        assert!(
+            !touches.admit("seen:a", 9 * INTERVAL + 1, INTERVAL),
+            "and it restarts from there"
+        );
     }
 
     #[test]

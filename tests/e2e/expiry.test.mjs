@@ -9,8 +9,10 @@ import {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let origin;
 let gateway;
-// Counts KV operations, for the refresh writes.
+// Counts KV operations, for the refresh writes. Its touch interval is long enough that a loaded
+// machine (CI runs test files side by side on two cores) finishes each step within it.
 let counted;
+const COUNTED_TOUCH_MS = 3000;
 
 before(async () => {
   origin = await startDemoOrigin({ assertionSecret: ASSERTION_SECRET });
@@ -20,7 +22,7 @@ before(async () => {
   });
   counted = await startGateway({
     originUrl: origin.url,
-    vars: { IDLE_TIMEOUT: '3600', TOUCH_INTERVAL: '1' },
+    vars: { IDLE_TIMEOUT: '3600', TOUCH_INTERVAL: String(COUNTED_TOUCH_MS / 1000) },
     countKv: true,
   });
 });
@@ -93,7 +95,7 @@ describe('activity refreshes are written once per touch interval, however many r
     counted.setKvMode('cached');
     try {
       assert.equal((await getCounted(cookie)).status, 200);
-      await sleep(1100);
+      await sleep(COUNTED_TOUCH_MS + 100);
       const mark = counted.kvOps.length;
       const burst = await Promise.all(Array.from({ length: 8 }, () => getCounted(cookie)));
       for (let i = 0; i < 4; i += 1) burst.push(await getCounted(cookie));
@@ -101,7 +103,7 @@ describe('activity refreshes are written once per touch interval, however many r
       await sleep(300);
       assert.equal(putsSince(mark), 1, `KV operations: ${counted.kvOps.slice(mark)}`);
 
-      await sleep(1100);
+      await sleep(COUNTED_TOUCH_MS + 100);
       const again = counted.kvOps.length;
       for (let i = 0; i < 3; i += 1) assert.equal((await getCounted(cookie)).status, 200);
       await sleep(300);
@@ -113,7 +115,7 @@ describe('activity refreshes are written once per touch interval, however many r
 
   test('a refresh that failed is tried again by the next request', async () => {
     const cookie = await login(counted.url, 'bob');
-    await sleep(1100);
+    await sleep(COUNTED_TOUCH_MS + 100);
     counted.setKvMode('put-error');
     let mark = counted.kvOps.length;
     try {

@@ -90,6 +90,32 @@ test('origin that hangs past ORIGIN_TIMEOUT_MS: 504, and the next request is ser
   assert.equal(next.json().url, '/ok');
 });
 
+test('ORIGIN_TIMEOUT_MS limits the wait for the response headers, not the body: a stream that outlasts it arrives whole', async () => {
+  const origin = await testOrigin();
+  const gateway = await gatewayWith({
+    originUrl: origin.url,
+    vars: { ORIGIN_TIMEOUT_MS: '1000', PUBLIC_PATHS: '/stream' },
+  });
+  const target = new URL(gateway.url);
+  const { status, text } = await new Promise((resolve, reject) => {
+    const req = http.request({ host: target.hostname, port: target.port, path: '/stream', agent: false }, (res) => {
+      let received = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        received += chunk;
+        // The headers and the first chunk came within the limit; the rest comes well after it.
+        if (received === 'first\n') setTimeout(() => origin.release(), 1_500);
+      });
+      res.on('end', () => resolve({ status: res.statusCode, text: received }));
+      res.on('error', (error) => resolve({ status: res.statusCode, text: `${received}<${error.code}>` }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(status, 200);
+  assert.equal(text, 'first\nsecond\n');
+});
+
 test('origin that resets the connection: 502', async () => {
   const origin = await testOrigin();
   const gateway = await gatewayWith({ originUrl: origin.url, vars: { PUBLIC_PATHS: '/reset' } });

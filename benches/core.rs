@@ -18,12 +18,12 @@ use std::time::Instant;
 
 use sessiongate::config;
 use sessiongate::cookie::find_cookie;
-use sessiongate::gate::{
-    handle, GateRequest, KeyValueStore, Origin, OriginError, OriginRequest, OriginResponse,
-    StoreError,
-};
+use sessiongate::gate::{handle, GateRequest, Origin, OriginError, OriginRequest, OriginResponse};
 use sessiongate::session::{user_agent_fingerprint, SessionId, SessionRecord, Timeouts};
 use sessiongate::signing::Keyring;
+use sessiongate::store::layout::record_key;
+use sessiongate::store::testing::MemoryKv;
+use sessiongate::store::KvSessions;
 
 const SECRET: &str = "bench-session-secret-0123456789abcdef";
 const ASSERTION_SECRET: &str = "bench-assertion-secret-0123456789abc";
@@ -53,23 +53,6 @@ fn ready<F: Future>(future: F) -> F::Output {
     match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(value) => value,
         Poll::Pending => unreachable!("the bench store and origin never wait"),
-    }
-}
-
-struct MapStore(HashMap<String, String>);
-
-impl KeyValueStore for MapStore {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.0.get(key).cloned())
-    }
-    async fn put(&self, _: &str, _: &str, _: u64) -> Result<(), StoreError> {
-        Ok(())
-    }
-    async fn delete(&self, _: &str) -> Result<(), StoreError> {
-        Ok(())
-    }
-    async fn list_keys(&self, _: &str) -> Result<Vec<String>, StoreError> {
-        Ok(Vec::new())
     }
 }
 
@@ -131,7 +114,7 @@ fn main() {
     let timeouts = Timeouts {
         idle_ms: 1_800_000,
         absolute_ms: 86_400_000,
-        touch_interval_ms: 60_000,
+        refresh_interval_ms: 60_000,
     };
     let record = SessionRecord::new(
         "alice".into(),
@@ -140,7 +123,8 @@ fn main() {
         NOW,
         &timeouts,
     );
-    let store = MapStore(HashMap::from([(id.record_key(), record.encode())]));
+    let kv = MemoryKv::new();
+    kv.insert(&record_key(&id), &record.encode(), 86_400);
     let vars: HashMap<&str, &str> = HashMap::from([
         ("SESSION_SECRET", SECRET),
         ("ASSERTION_SECRET", ASSERTION_SECRET),
@@ -170,7 +154,7 @@ fn main() {
         || {
             let outcome = ready(handle(
                 &loaded,
-                &store,
+                &KvSessions::new(&kv),
                 &InstantOrigin,
                 request(),
                 NOW + 1_000,

@@ -22,12 +22,18 @@ const MAX_TOKEN_LEN: usize = 8192;
 /// Claims of an assertion.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Claims {
+    /// Issuer: always `sessiongate`.
     pub iss: String,
+    /// Subject: the user id.
     pub sub: String,
+    /// The session handle (a keyed hash of the session id, never the id).
     pub sid: String,
+    /// Issued at, Unix seconds.
     pub iat: u64,
+    /// Expires at, Unix seconds.
     pub exp: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The session data the origin stored at login, as its exact JSON text.
     pub data: Option<JsonObject>,
 }
 
@@ -66,6 +72,7 @@ pub struct AssertionKey {
 }
 
 impl AssertionKey {
+    /// Prepares the key for `secret` (`ASSERTION_SECRET`).
     pub fn new(secret: &[u8]) -> Self {
         AssertionKey {
             key: SigningKey::new(secret),

@@ -1,17 +1,23 @@
 //! Configuration from `wrangler.toml` `[vars]` and secrets, read through a lookup function so it
-//! is platform-free. Errors say exactly what is wrong; a secret's value is never part of one.
+//! is platform-free, parsed once into checked values. Errors are typed and say exactly what is
+//! wrong; a secret's value is never part of one.
 //!
 //! Configuration comes in two halves, validated separately, so that a deployment whose secrets
 //! are missing still serves its public paths (and nothing else):
 //! - [`ForwardConfig`]: where to forward, which paths are public, header names;
 //! - [`SessionConfig`]: secrets, cookie and timeouts.
+//!
+//! Every default is stated once, in the loader below; `docs/configuration.md` lists them.
+
+use core::fmt;
 
 use crate::assertion::AssertionKey;
 use crate::cookie::{is_valid_cookie_name, CookieSettings, SameSite};
 use crate::headers::{fold_name, RequestHeaderPolicy};
-use crate::paths::PublicPaths;
+use crate::paths::{InvalidPathEntry, PublicPaths};
 use crate::session::Timeouts;
 use crate::signing::Keyring;
+use crate::store::{IsolateMemory, MAX_CACHE_TTL_MS};
 
 /// Minimum length of every secret, in bytes.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -19,46 +25,220 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// Settings needed to forward anything at all.
 #[derive(Clone, Debug)]
 pub struct ForwardConfig {
-    /// Scheme, host and optional port of the origin, without a trailing slash.
-    pub origin_base: String,
-    /// Path prefix of the origin URL, without a trailing slash (empty for none).
-    pub origin_path_prefix: String,
+    /// `ORIGIN_URL` without a trailing slash: scheme, host, optional port and path prefix, to
+    /// which the request's path and query are appended. `None` only for an embedded gate whose
+    /// app passes a handler instead.
+    pub origin_url: Option<String>,
+    /// `PUBLIC_PATHS`.
     pub public_paths: PublicPaths,
+    /// `USER_HEADER`.
     pub user_header: String,
+    /// `ASSERTION_HEADER`.
     pub assertion_header: String,
+    /// The request headers removed before anything else (identity, control, hop-by-hop).
     pub header_policy: RequestHeaderPolicy,
     /// Prefix of the built-in endpoints, e.g. `/.sessiongate`.
     pub gateway_path: String,
+    /// `ORIGIN_TIMEOUT_MS`.
     pub origin_timeout_ms: u64,
 }
 
 /// Settings needed to verify or create sessions.
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
+    /// `SESSION_SECRET` (signs) and `SESSION_SECRETS_PREVIOUS` (verify).
     pub keyring: Keyring,
+    /// `ASSERTION_SECRET`, prepared.
     pub assertion_key: AssertionKey,
+    /// `ASSERTION_TTL`, seconds.
     pub assertion_ttl_s: u64,
+    /// `COOKIE_NAME`, `COOKIE_SECURE`, `COOKIE_SAMESITE`.
     pub cookie: CookieSettings,
+    /// `IDLE_TIMEOUT`, `ABSOLUTE_TIMEOUT`, `TOUCH_INTERVAL`.
     pub timeouts: Timeouts,
+    /// `UA_BINDING`.
     pub ua_binding: bool,
+    /// `KV_TIMEOUT_MS`.
     pub kv_timeout_ms: u64,
-    /// How long an isolate may reuse a session read (0: never; see [`crate::session_cache`]).
+    /// How long an isolate may reuse a session read (0: never; see [`crate::store`]).
     pub session_cache_ttl_ms: u64,
 }
+
+impl SessionConfig {
+    /// What an isolate remembers between requests under these settings.
+    pub fn isolate_memory(&self) -> IsolateMemory {
+        IsolateMemory::new(self.session_cache_ttl_ms, self.timeouts.refresh_interval_ms)
+    }
+}
+
+/// One problem with the configuration. Its text names the setting, never a secret's value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required setting is not set; `how` says how to set it.
+    Missing {
+        /// The setting.
+        name: &'static str,
+        /// How to set it.
+        how: &'static str,
+    },
+    /// A secret shorter than [`MIN_SECRET_LEN`] bytes.
+    SecretTooShort {
+        /// The setting (with the entry's position for a list).
+        name: String,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// A number that is not a whole number in its range.
+    OutOfRange {
+        /// The setting.
+        name: &'static str,
+        /// Least allowed value.
+        min: u64,
+        /// Largest allowed value.
+        max: u64,
+        /// The value given.
+        got: String,
+    },
+    /// A flag that is not `true` or `false`.
+    NotBoolean {
+        /// The setting.
+        name: &'static str,
+        /// The value given.
+        got: String,
+    },
+    /// A value that breaks `rule` (a non-secret value, shown).
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// What the value must be, as "must …".
+        rule: &'static str,
+        /// The value given.
+        got: String,
+    },
+    /// A secret list that is not a JSON array of strings (its value is not shown).
+    MalformedSecretList {
+        /// The setting.
+        name: &'static str,
+    },
+    /// A `PUBLIC_PATHS` entry that is not a plain absolute path.
+    PublicPath(InvalidPathEntry),
+    /// `USER_HEADER` and `ASSERTION_HEADER` name the same header.
+    SameHeaders,
+    /// `ASSERTION_SECRET` equals a session secret.
+    AssertionSecretReused,
+    /// A `__Host-` or `__Secure-` cookie name without `COOKIE_SECURE=true`.
+    PrefixNeedsSecure {
+        /// The cookie name.
+        cookie_name: String,
+    },
+    /// `COOKIE_SAMESITE=None` without `COOKIE_SECURE=true`.
+    SameSiteNoneNeedsSecure,
+    /// `ABSOLUTE_TIMEOUT` shorter than `IDLE_TIMEOUT`.
+    AbsoluteShorterThanIdle {
+        /// `ABSOLUTE_TIMEOUT`, seconds.
+        absolute: u64,
+        /// `IDLE_TIMEOUT`, seconds.
+        idle: u64,
+    },
+    /// `TOUCH_INTERVAL` not shorter than `IDLE_TIMEOUT`.
+    RefreshNotShorterThanIdle {
+        /// `TOUCH_INTERVAL`, seconds.
+        refresh: u64,
+        /// `IDLE_TIMEOUT`, seconds.
+        idle: u64,
+    },
+    /// The KV namespace binding is missing from the Worker's environment.
+    MissingKvBinding {
+        /// The binding's name.
+        binding: &'static str,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Missing { name, how } => write!(f, "{name} is missing: {how}"),
+            ConfigError::SecretTooShort { name, len } => write!(
+                f,
+                "{name} is too short: {len} bytes, at least {MIN_SECRET_LEN} required"
+            ),
+            ConfigError::OutOfRange {
+                name,
+                min,
+                max,
+                got,
+            } => write!(
+                f,
+                "{name} must be a whole number from {min} to {max}, got {got:?}"
+            ),
+            ConfigError::NotBoolean { name, got } => {
+                write!(f, "{name} must be true or false, got {got:?}")
+            }
+            ConfigError::Invalid { name, rule, got } => write!(f, "{name} {rule}, got {got:?}"),
+            ConfigError::MalformedSecretList { name } => {
+                write!(f, "{name} starts with [ but is not a JSON array of strings")
+            }
+            ConfigError::PublicPath(e) => e.fmt(f),
+            ConfigError::SameHeaders => f.write_str("USER_HEADER and ASSERTION_HEADER must differ"),
+            ConfigError::AssertionSecretReused => {
+                f.write_str("ASSERTION_SECRET must differ from every session secret")
+            }
+            ConfigError::PrefixNeedsSecure { cookie_name } => write!(
+                f,
+                "COOKIE_NAME {cookie_name:?} requires COOKIE_SECURE=true (browsers drop it otherwise)"
+            ),
+            ConfigError::SameSiteNoneNeedsSecure => {
+                f.write_str("COOKIE_SAMESITE=None requires COOKIE_SECURE=true")
+            }
+            ConfigError::AbsoluteShorterThanIdle { absolute, idle } => write!(
+                f,
+                "ABSOLUTE_TIMEOUT ({absolute}) must be at least IDLE_TIMEOUT ({idle})"
+            ),
+            ConfigError::RefreshNotShorterThanIdle { refresh, idle } => write!(
+                f,
+                "TOUCH_INTERVAL ({refresh}) must be less than IDLE_TIMEOUT ({idle})"
+            ),
+            ConfigError::MissingKvBinding { binding } => write!(
+                f,
+                "KV namespace binding {binding} is missing: add a KV namespace with binding \"{binding}\" to the wrangler configuration"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 /// The result of reading the configuration: each half, and every problem found.
 #[derive(Clone, Debug)]
 pub struct LoadedConfig {
+    /// The forwarding half, if valid.
     pub forward: Option<ForwardConfig>,
+    /// The session half, if valid.
     pub session: Option<SessionConfig>,
-    /// Human-readable problems, one per setting, for the log.
-    pub errors: Vec<String>,
+    /// Every problem, one per setting, for the log.
+    pub errors: Vec<ConfigError>,
 }
 
+/// Whether `ORIGIN_URL` must be set: always for the Worker; an embedded gate may pass a handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginUrl {
+    /// `ORIGIN_URL` must be set.
+    Required,
+    /// `ORIGIN_URL` may be absent.
+    Optional,
+}
+
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Reads every setting through `lookup` (a `[vars]` value or a secret by name).
-pub fn load(lookup: &dyn Fn(&str) -> Option<String>) -> LoadedConfig {
+pub fn load(lookup: Lookup<'_>) -> LoadedConfig {
+    load_with(lookup, OriginUrl::Required)
+}
+
+/// [`load`], saying whether `ORIGIN_URL` is required.
+pub fn load_with(lookup: Lookup<'_>, origin_url: OriginUrl) -> LoadedConfig {
     let mut errors = Vec::new();
-    let forward = load_forward(lookup, &mut errors);
+    let forward = load_forward(lookup, origin_url, &mut errors);
     let session = load_session(lookup, &mut errors);
     LoadedConfig {
         forward,
@@ -67,16 +247,16 @@ pub fn load(lookup: &dyn Fn(&str) -> Option<String>) -> LoadedConfig {
     }
 }
 
-fn non_empty(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+fn non_empty(lookup: Lookup<'_>, name: &str) -> Option<String> {
     lookup(name).filter(|v| !v.trim().is_empty())
 }
 
-fn seconds(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    name: &str,
+fn number(
+    lookup: Lookup<'_>,
+    name: &'static str,
     default: u64,
     range: core::ops::RangeInclusive<u64>,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<ConfigError>,
 ) -> Option<u64> {
     let Some(raw) = non_empty(lookup, name) else {
         return Some(default);
@@ -84,51 +264,61 @@ fn seconds(
     match raw.trim().parse::<u64>() {
         Ok(v) if range.contains(&v) => Some(v),
         _ => {
-            errors.push(format!(
-                "{name} must be a whole number from {} to {}, got {raw:?}",
-                range.start(),
-                range.end()
-            ));
+            errors.push(ConfigError::OutOfRange {
+                name,
+                min: *range.start(),
+                max: *range.end(),
+                got: raw,
+            });
             None
         }
     }
 }
 
 fn boolean(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    name: &str,
+    lookup: Lookup<'_>,
+    name: &'static str,
     default: bool,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<ConfigError>,
 ) -> Option<bool> {
     match non_empty(lookup, name).as_deref().map(str::trim) {
         None => Some(default),
         Some("true") => Some(true),
         Some("false") => Some(false),
         Some(other) => {
-            errors.push(format!("{name} must be true or false, got {other:?}"));
+            errors.push(ConfigError::NotBoolean {
+                name,
+                got: other.to_owned(),
+            });
             None
         }
     }
 }
 
 fn header_name(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    name: &str,
+    lookup: Lookup<'_>,
+    name: &'static str,
     default: &str,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<ConfigError>,
 ) -> Option<String> {
     let value = non_empty(lookup, name).unwrap_or_else(|| default.to_owned());
     let value = value.trim().to_owned();
     let folded = fold_name(&value);
     if !is_valid_cookie_name(&value) {
-        errors.push(format!("{name} must be an HTTP header name, got {value:?}"));
+        errors.push(ConfigError::Invalid {
+            name,
+            rule: "must be an HTTP header name",
+            got: value,
+        });
         None
     } else if folded.starts_with("sessiongate-")
         || ["cookie", "authorization", "host"].contains(&folded.as_str())
     {
-        errors.push(format!(
-            "{name} must not be a standard header or in the Sessiongate- control namespace, got {value:?}"
-        ));
+        errors.push(ConfigError::Invalid {
+            name,
+            rule: "must not be a standard header or in the Sessiongate- control namespace",
+            got: value,
+        });
         None
     } else {
         Some(value)
@@ -136,20 +326,28 @@ fn header_name(
 }
 
 fn load_forward(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    errors: &mut Vec<String>,
+    lookup: Lookup<'_>,
+    origin_url: OriginUrl,
+    errors: &mut Vec<ConfigError>,
 ) -> Option<ForwardConfig> {
-    let origin = match non_empty(lookup, "ORIGIN_URL") {
-        None => {
-            errors.push("ORIGIN_URL is missing: set it in wrangler.toml [vars]".to_owned());
+    let origin = match (non_empty(lookup, "ORIGIN_URL"), origin_url) {
+        (None, OriginUrl::Optional) => Some(None),
+        (None, OriginUrl::Required) => {
+            errors.push(ConfigError::Missing {
+                name: "ORIGIN_URL",
+                how: "set it in the wrangler configuration's vars",
+            });
             None
         }
-        Some(raw) => match split_origin_url(raw.trim()) {
-            Some(parts) => Some(parts),
+        (Some(raw), _) => match checked_origin_url(raw.trim()) {
+            Some(url) => Some(Some(url)),
             None => {
-                errors.push(format!(
-                    "ORIGIN_URL must be an http:// or https:// URL without query, fragment or credentials, got {raw:?}"
-                ));
+                errors.push(ConfigError::Invalid {
+                    name: "ORIGIN_URL",
+                    rule:
+                        "must be an http:// or https:// URL without query, fragment or credentials",
+                    got: raw,
+                });
                 None
             }
         },
@@ -157,7 +355,7 @@ fn load_forward(
     let public_paths = match PublicPaths::parse(&lookup("PUBLIC_PATHS").unwrap_or_default()) {
         Ok(p) => Some(p),
         Err(e) => {
-            errors.push(e);
+            errors.push(ConfigError::PublicPath(e));
             None
         }
     };
@@ -168,10 +366,10 @@ fn load_forward(
         "X-Sessiongate-Assertion",
         errors,
     );
-    if let (Some(u), Some(a)) = (&user_header, &assertion_header) {
-        if fold_name(u) == fold_name(a) {
-            errors.push("USER_HEADER and ASSERTION_HEADER must differ".to_owned());
-        }
+    let same_headers = matches!((&user_header, &assertion_header),
+        (Some(u), Some(a)) if fold_name(u) == fold_name(a));
+    if same_headers {
+        errors.push(ConfigError::SameHeaders);
     }
     let gateway_path =
         non_empty(lookup, "GATEWAY_PATH").unwrap_or_else(|| "/.sessiongate".to_owned());
@@ -180,30 +378,25 @@ fn load_forward(
         && gateway_path.starts_with('/')
         && PublicPaths::parse(&gateway_path).is_ok();
     if !gateway_path_ok {
-        errors.push(format!(
-            "GATEWAY_PATH must be a plain absolute path like /.sessiongate, got {gateway_path:?}"
-        ));
+        errors.push(ConfigError::Invalid {
+            name: "GATEWAY_PATH",
+            rule: "must be a plain absolute path like /.sessiongate",
+            got: gateway_path.clone(),
+        });
     }
-    let origin_timeout_ms = seconds(lookup, "ORIGIN_TIMEOUT_MS", 30_000, 1..=600_000, errors);
-    let (
-        (origin_base, origin_path_prefix),
-        public_paths,
-        user_header,
-        assertion_header,
-        origin_timeout_ms,
-    ) = (
+    let origin_timeout_ms = number(lookup, "ORIGIN_TIMEOUT_MS", 30_000, 1..=600_000, errors);
+    let (origin_url, public_paths, user_header, assertion_header, origin_timeout_ms) = (
         origin?,
         public_paths?,
         user_header?,
         assertion_header?,
         origin_timeout_ms?,
     );
-    if !gateway_path_ok || fold_name(&user_header) == fold_name(&assertion_header) {
+    if !gateway_path_ok || same_headers {
         return None;
     }
     Some(ForwardConfig {
-        origin_base,
-        origin_path_prefix,
+        origin_url,
         public_paths,
         header_policy: RequestHeaderPolicy::new(&user_header, &assertion_header),
         user_header,
@@ -213,12 +406,11 @@ fn load_forward(
     })
 }
 
-/// Splits `http(s)://host[:port][/prefix]` into base and prefix. Refuses anything else.
-fn split_origin_url(raw: &str) -> Option<(String, String)> {
+/// `http(s)://host[:port][/prefix]` without a trailing slash; `None` for anything else.
+fn checked_origin_url(raw: &str) -> Option<String> {
     let rest = raw
         .strip_prefix("https://")
         .or_else(|| raw.strip_prefix("http://"))?;
-    let scheme_len = raw.len() - rest.len();
     let (authority, path) = match rest.find('/') {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
@@ -228,52 +420,62 @@ fn split_origin_url(raw: &str) -> Option<(String, String)> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
     let path_ok = !path.contains(['?', '#', '%', ' ', '\\']) && !path.chars().any(char::is_control);
-    if !authority_ok || !path_ok {
-        return None;
-    }
-    let base = raw.get(..scheme_len + authority.len())?.to_owned();
-    Some((base, path.trim_end_matches('/').to_owned()))
+    (authority_ok && path_ok).then(|| raw.trim_end_matches('/').to_owned())
 }
 
 /// Secrets from `SESSION_SECRETS_PREVIOUS`: a JSON array of strings, or one string.
-fn previous_secrets(raw: &str) -> Result<Vec<String>, String> {
+fn previous_secrets(raw: &str) -> Result<Vec<String>, ConfigError> {
     let trimmed = raw.trim();
     if trimmed.starts_with('[') {
-        serde_json::from_str::<Vec<String>>(trimmed).map_err(|_| {
-            "SESSION_SECRETS_PREVIOUS starts with [ but is not a JSON array of strings".to_owned()
+        serde_json::from_str::<Vec<String>>(trimmed).map_err(|_| ConfigError::MalformedSecretList {
+            name: "SESSION_SECRETS_PREVIOUS",
         })
     } else {
         Ok(vec![raw.to_owned()])
     }
 }
 
-fn load_session(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    errors: &mut Vec<String>,
-) -> Option<SessionConfig> {
-    let errors_before = errors.len();
-    let mut secrets: Vec<String> = Vec::new();
-    match lookup("SESSION_SECRET") {
-        None => errors.push(
-            "SESSION_SECRET is missing: set it with `wrangler secret put SESSION_SECRET` (at least 32 bytes)"
-                .to_owned(),
-        ),
-        Some(s) if s.len() < MIN_SECRET_LEN => errors.push(format!(
-            "SESSION_SECRET is too short: {} bytes, at least {MIN_SECRET_LEN} required",
-            s.len()
-        )),
-        Some(s) => secrets.push(s),
+/// A required secret of at least [`MIN_SECRET_LEN`] bytes.
+fn secret(lookup: Lookup<'_>, name: &'static str, errors: &mut Vec<ConfigError>) -> Option<String> {
+    match lookup(name) {
+        None => {
+            errors.push(ConfigError::Missing {
+                name,
+                how: match name {
+                    "SESSION_SECRET" => {
+                        "set it with `wrangler secret put SESSION_SECRET` (at least 32 bytes)"
+                    }
+                    _ => "set it with `wrangler secret put ASSERTION_SECRET` (at least 32 bytes)",
+                },
+            });
+            None
+        }
+        Some(s) if s.len() < MIN_SECRET_LEN => {
+            errors.push(ConfigError::SecretTooShort {
+                name: name.to_owned(),
+                len: s.len(),
+            });
+            None
+        }
+        Some(s) => Some(s),
     }
+}
+
+fn load_session(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<SessionConfig> {
+    let errors_before = errors.len();
+    let mut secrets: Vec<String> = secret(lookup, "SESSION_SECRET", errors)
+        .into_iter()
+        .collect();
     if let Some(raw) = non_empty(lookup, "SESSION_SECRETS_PREVIOUS") {
         match previous_secrets(&raw) {
             Err(e) => errors.push(e),
             Ok(previous) => {
                 for (i, s) in previous.into_iter().enumerate() {
                     if s.len() < MIN_SECRET_LEN {
-                        errors.push(format!(
-                            "SESSION_SECRETS_PREVIOUS entry {i} is too short: {} bytes, at least {MIN_SECRET_LEN} required",
-                            s.len()
-                        ));
+                        errors.push(ConfigError::SecretTooShort {
+                            name: format!("SESSION_SECRETS_PREVIOUS entry {i}"),
+                            len: s.len(),
+                        });
                     } else {
                         secrets.push(s);
                     }
@@ -281,35 +483,23 @@ fn load_session(
             }
         }
     }
-    let assertion_secret = match lookup("ASSERTION_SECRET") {
-        None => {
-            errors.push(
-                "ASSERTION_SECRET is missing: set it with `wrangler secret put ASSERTION_SECRET` (at least 32 bytes)"
-                    .to_owned(),
-            );
-            None
-        }
-        Some(s) if s.len() < MIN_SECRET_LEN => {
-            errors.push(format!(
-                "ASSERTION_SECRET is too short: {} bytes, at least {MIN_SECRET_LEN} required",
-                s.len()
-            ));
-            None
-        }
+    let assertion_secret = match secret(lookup, "ASSERTION_SECRET", errors) {
         Some(s) if secrets.contains(&s) => {
-            errors.push("ASSERTION_SECRET must differ from every session secret".to_owned());
+            errors.push(ConfigError::AssertionSecretReused);
             None
         }
-        Some(s) => Some(s),
+        other => other,
     };
 
     let cookie_name =
         non_empty(lookup, "COOKIE_NAME").unwrap_or_else(|| "__Host-sessiongate".to_owned());
     let cookie_name = cookie_name.trim().to_owned();
     if !is_valid_cookie_name(&cookie_name) {
-        errors.push(format!(
-            "COOKIE_NAME must be a cookie name (an HTTP token), got {cookie_name:?}"
-        ));
+        errors.push(ConfigError::Invalid {
+            name: "COOKIE_NAME",
+            rule: "must be a cookie name (an HTTP token)",
+            got: cookie_name.clone(),
+        });
     }
     let secure = boolean(lookup, "COOKIE_SECURE", true, errors);
     let same_site = match non_empty(lookup, "COOKIE_SAMESITE")
@@ -321,46 +511,46 @@ fn load_session(
         Some(v) if v.eq_ignore_ascii_case("strict") => Some(SameSite::Strict),
         Some(v) if v.eq_ignore_ascii_case("none") => Some(SameSite::None),
         Some(v) => {
-            errors.push(format!(
-                "COOKIE_SAMESITE must be Strict, Lax or None, got {v:?}"
-            ));
+            errors.push(ConfigError::Invalid {
+                name: "COOKIE_SAMESITE",
+                rule: "must be Strict, Lax or None",
+                got: v.to_owned(),
+            });
             None
         }
     };
     if secure == Some(false) {
         if cookie_name.starts_with("__Host-") || cookie_name.starts_with("__Secure-") {
-            errors.push(format!("COOKIE_NAME {cookie_name:?} requires COOKIE_SECURE=true (browsers drop it otherwise)"));
+            errors.push(ConfigError::PrefixNeedsSecure {
+                cookie_name: cookie_name.clone(),
+            });
         }
         if same_site == Some(SameSite::None) {
-            errors.push("COOKIE_SAMESITE=None requires COOKIE_SECURE=true".to_owned());
+            errors.push(ConfigError::SameSiteNoneNeedsSecure);
         }
     }
 
-    let idle_s = seconds(lookup, "IDLE_TIMEOUT", 1800, 1..=31_536_000, errors);
-    let absolute_s = seconds(lookup, "ABSOLUTE_TIMEOUT", 86_400, 1..=31_536_000, errors);
-    let touch_s = seconds(lookup, "TOUCH_INTERVAL", 60, 1..=31_536_000, errors);
-    let assertion_ttl_s = seconds(lookup, "ASSERTION_TTL", 60, 1..=3600, errors);
-    let kv_timeout_ms = seconds(lookup, "KV_TIMEOUT_MS", 2000, 1..=60_000, errors);
-    let session_cache_ttl_ms = seconds(
+    let idle_s = number(lookup, "IDLE_TIMEOUT", 1800, 1..=31_536_000, errors);
+    let absolute_s = number(lookup, "ABSOLUTE_TIMEOUT", 86_400, 1..=31_536_000, errors);
+    let refresh_s = number(lookup, "TOUCH_INTERVAL", 60, 1..=31_536_000, errors);
+    let assertion_ttl_s = number(lookup, "ASSERTION_TTL", 60, 1..=3600, errors);
+    let kv_timeout_ms = number(lookup, "KV_TIMEOUT_MS", 2000, 1..=60_000, errors);
+    let session_cache_ttl_ms = number(
         lookup,
         "SESSION_CACHE_TTL_MS",
         0,
-        0..=crate::session_cache::MAX_TTL_MS,
+        0..=MAX_CACHE_TTL_MS,
         errors,
     );
     let ua_binding = boolean(lookup, "UA_BINDING", true, errors);
     if let (Some(idle), Some(absolute)) = (idle_s, absolute_s) {
         if absolute < idle {
-            errors.push(format!(
-                "ABSOLUTE_TIMEOUT ({absolute}) must be at least IDLE_TIMEOUT ({idle})"
-            ));
+            errors.push(ConfigError::AbsoluteShorterThanIdle { absolute, idle });
         }
     }
-    if let (Some(idle), Some(touch)) = (idle_s, touch_s) {
-        if touch >= idle {
-            errors.push(format!(
-                "TOUCH_INTERVAL ({touch}) must be less than IDLE_TIMEOUT ({idle})"
-            ));
+    if let (Some(idle), Some(refresh)) = (idle_s, refresh_s) {
+        if refresh >= idle {
+            errors.push(ConfigError::RefreshNotShorterThanIdle { refresh, idle });
         }
     }
 
@@ -379,7 +569,7 @@ fn load_session(
         timeouts: Timeouts {
             idle_ms: idle_s?.saturating_mul(1000),
             absolute_ms: absolute_s?.saturating_mul(1000),
-            touch_interval_ms: touch_s?.saturating_mul(1000),
+            refresh_interval_ms: refresh_s?.saturating_mul(1000),
         },
         ua_binding: ua_binding?,
         kv_timeout_ms: kv_timeout_ms?,
@@ -396,11 +586,19 @@ mod tests {
     const ASSERT: &str = "assertion-secret-assertion-secret";
 
     fn load_with(pairs: &[(&str, &str)]) -> LoadedConfig {
+        load_pairs(pairs, OriginUrl::Required)
+    }
+
+    fn load_pairs(pairs: &[(&str, &str)], origin_url: OriginUrl) -> LoadedConfig {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        load(&move |name| map.get(name).cloned())
+        super::load_with(&move |name| map.get(name).cloned(), origin_url)
+    }
+
+    fn texts(c: &LoadedConfig) -> Vec<String> {
+        c.errors.iter().map(ToString::to_string).collect()
     }
 
     fn valid() -> Vec<(&'static str, &'static str)> {
@@ -417,8 +615,7 @@ mod tests {
         assert!(c.errors.is_empty(), "{:?}", c.errors);
         let f = c.forward.unwrap();
         let s = c.session.unwrap();
-        assert_eq!(f.origin_base, "https://api.example.com");
-        assert_eq!(f.origin_path_prefix, "");
+        assert_eq!(f.origin_url.as_deref(), Some("https://api.example.com"));
         assert_eq!(f.user_header, "X-Sessiongate-User");
         assert_eq!(f.gateway_path, "/.sessiongate");
         assert_eq!(f.origin_timeout_ms, 30_000);
@@ -430,7 +627,7 @@ mod tests {
             Timeouts {
                 idle_ms: 1_800_000,
                 absolute_ms: 86_400_000,
-                touch_interval_ms: 60_000
+                refresh_interval_ms: 60_000
             }
         );
         assert!(s.ua_binding);
@@ -449,14 +646,13 @@ mod tests {
         assert!(c.forward.is_some());
         assert!(c.session.is_none());
         assert!(
-            c.errors
+            texts(&c)
                 .iter()
                 .any(|e| e.contains("SESSION_SECRET is missing")),
             "{:?}",
             c.errors
         );
-        assert!(c
-            .errors
+        assert!(texts(&c)
             .iter()
             .any(|e| e.contains("ASSERTION_SECRET is missing")));
 
@@ -464,12 +660,11 @@ mod tests {
         pairs[0] = ("SESSION_SECRET", "short-secret");
         let c = load_with(&pairs);
         assert!(c.session.is_none());
-        assert!(c
-            .errors
+        assert!(texts(&c)
             .iter()
             .any(|e| e.contains("SESSION_SECRET is too short: 12 bytes")));
         assert!(
-            c.errors.iter().all(|e| !e.contains("short-secret")),
+            texts(&c).iter().all(|e| !e.contains("short-secret")),
             "secret value leaked: {:?}",
             c.errors
         );
@@ -516,15 +711,12 @@ mod tests {
             pairs[2] = ("ORIGIN_URL", bad);
             let c = load_with(&pairs);
             assert!(c.forward.is_none(), "{bad}");
-            assert!(c.errors.iter().any(|e| e.contains("ORIGIN_URL")), "{bad}");
+            assert!(texts(&c).iter().any(|e| e.contains("ORIGIN_URL")), "{bad}");
         }
         let mut pairs = valid();
         pairs[2] = ("ORIGIN_URL", "http://127.0.0.1:8788/api/");
         let f = load_with(&pairs).forward.unwrap();
-        assert_eq!(
-            (f.origin_base.as_str(), f.origin_path_prefix.as_str()),
-            ("http://127.0.0.1:8788", "/api")
-        );
+        assert_eq!(f.origin_url.as_deref(), Some("http://127.0.0.1:8788/api"));
     }
 
     #[test]
@@ -546,7 +738,7 @@ mod tests {
             let c = load_with(&pairs);
             assert!(c.session.is_none(), "{name}={value}");
             assert!(
-                c.errors.iter().any(|e| e.contains(name)),
+                texts(&c).iter().any(|e| e.contains(name)),
                 "{name}={value}: {:?}",
                 c.errors
             );
@@ -582,6 +774,41 @@ mod tests {
         pairs.push(("PUBLIC_PATHS", "/ok,not-a-path"));
         let c = load_with(&pairs);
         assert!(c.forward.is_none());
-        assert!(c.errors.iter().any(|e| e.contains("PUBLIC_PATHS")));
+        assert!(texts(&c).iter().any(|e| e.contains("PUBLIC_PATHS")));
+    }
+
+    #[test]
+    fn origin_url_is_optional_only_when_asked() {
+        let pairs = &valid()[..2];
+        let required = load_pairs(pairs, OriginUrl::Required);
+        assert!(required.forward.is_none());
+        assert_eq!(
+            texts(&required),
+            ["ORIGIN_URL is missing: set it in the wrangler configuration's vars"]
+        );
+        let optional = load_pairs(pairs, OriginUrl::Optional);
+        assert!(optional.errors.is_empty(), "{:?}", optional.errors);
+        assert_eq!(optional.forward.unwrap().origin_url, None);
+    }
+
+    #[test]
+    fn errors_are_typed_and_name_the_setting() {
+        let mut pairs = valid();
+        pairs.push(("IDLE_TIMEOUT", "ten"));
+        let c = load_with(&pairs);
+        assert_eq!(
+            c.errors,
+            [ConfigError::OutOfRange {
+                name: "IDLE_TIMEOUT",
+                min: 1,
+                max: 31_536_000,
+                got: "ten".into()
+            }]
+        );
+        let error: &dyn std::error::Error = &c.errors[0];
+        assert_eq!(
+            error.to_string(),
+            "IDLE_TIMEOUT must be a whole number from 1 to 31536000, got \"ten\""
+        );
     }
 }

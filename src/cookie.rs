@@ -162,12 +162,16 @@ pub fn remove_cookie(header: &str, name: &str) -> Option<String> {
 /// The `SameSite` attribute of the session cookie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SameSite {
+    /// `SameSite=Strict`.
     Strict,
+    /// `SameSite=Lax`.
     Lax,
+    /// `SameSite=None` (requires `Secure`).
     None,
 }
 
 impl SameSite {
+    /// The attribute value as written in `Set-Cookie`.
     pub fn as_str(self) -> &'static str {
         match self {
             SameSite::Strict => "Strict",
@@ -180,8 +184,11 @@ impl SameSite {
 /// How the session cookie is written: always `Path=/` and `HttpOnly`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CookieSettings {
+    /// `COOKIE_NAME`.
     pub name: String,
+    /// `COOKIE_SECURE`: adds `Secure`.
     pub secure: bool,
+    /// `COOKIE_SAMESITE`.
     pub same_site: SameSite,
 }
 

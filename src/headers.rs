@@ -88,6 +88,7 @@ pub struct RequestHeaderPolicy {
 }
 
 impl RequestHeaderPolicy {
+    /// The policy for the configured user and assertion header names.
     pub fn new(user_header: &str, assertion_header: &str) -> Self {
         RequestHeaderPolicy {
             own_headers: vec![fold_name(user_header), fold_name(assertion_header)],

@@ -10,14 +10,12 @@ use std::rc::Rc;
 use js_sys::futures::future_to_promise;
 use wasm_bindgen::prelude::*;
 
-use crate::config::{self, LoadedConfig};
-use crate::runtime::{self, BackgroundTask, IsolateMemory, KvBinding, Upstream};
+use crate::config::{self, LoadedConfig, OriginUrl};
+use crate::runtime::{self, BackgroundTask, KvBinding, Upstream};
+use crate::store::IsolateMemory;
 
 /// Property of the options object that holds the KV namespace binding.
 const KV_OPTION: &str = "kv";
-/// Stands in for `ORIGIN_URL` when the app only ever passes a handler; `fetch` without a handler
-/// then refuses to run rather than send anything there.
-const NO_ORIGIN_URL: &str = "https://origin-url-not-set.invalid";
 
 /// A configured gate. Build it once per isolate (configuration is validated and HMAC keys are
 /// prepared in the constructor), then call [`Gate::fetch`] per request.
@@ -50,24 +48,25 @@ impl Gate {
                 "sessiongate: options.kv must be a KV namespace binding (e.g. env.SESSIONS)",
             )
         })?;
-        let has_origin_url = runtime::property_text(&options, "ORIGIN_URL")
-            .is_some_and(|url| !url.trim().is_empty());
-        let config = config::load(&|name| {
-            if name == "ORIGIN_URL" && !has_origin_url {
-                Some(NO_ORIGIN_URL.to_owned())
-            } else {
-                runtime::property_text(&options, name)
-            }
-        });
+        // An app that passes a handler to every `fetch` needs no ORIGIN_URL.
+        let config = config::load_with(
+            &|name| runtime::property_text(&options, name),
+            OriginUrl::Optional,
+        );
         if !config.errors.is_empty() {
+            let errors: Vec<String> = config.errors.iter().map(ToString::to_string).collect();
             return Err(JsError::new(&format!(
                 "sessiongate configuration: {}",
-                config.errors.join("; ")
+                errors.join("; ")
             )));
         }
+        let has_origin_url = config
+            .forward
+            .as_ref()
+            .is_some_and(|f| f.origin_url.is_some());
         Ok(Gate {
             state: Rc::new(GateState {
-                memory: IsolateMemory::for_config(&config),
+                memory: runtime::isolate_memory(&config),
                 config,
                 kv,
                 has_origin_url,

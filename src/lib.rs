@@ -1,19 +1,22 @@
 //! sessiongate: a session gateway for the edge.
 //!
-//! The crate is a platform-free core (everything but the `worker` module), unit-tested natively,
-//! and thin glue for the Cloudflare Workers runtime behind the `worker` feature.
+//! The crate is a platform-free core, unit-tested natively, and thin glue for the Cloudflare
+//! Workers runtime: the standalone Worker (feature `worker`), the npm package's embeddable gate
+//! (`embed`), its primitives (`js`) and its origin-side verifier (`js-origin`).
 //!
 //! - [`signing`]: `cookie-signature`-compatible sign / unsign with a keyring.
 //! - [`cookie`]: `Cookie` header parsing (jshttp/cookie rules) and the session cookie.
 //! - [`set_cookie`]: `Set-Cookie` serialization (jshttp/cookie rules).
-//! - [`session`]: session ids, the KV record and its timeouts, user-agent binding.
-//! - [`session_cache`]: an optional short-lived cache of session reads (`SESSION_CACHE_TTL_MS`).
+//! - [`session`]: the session model: ids, the record and its activity, timeouts, user-agent binding.
+//! - [`store`]: where sessions are kept: the session store trait, Workers KV's key layout, the
+//!   per-isolate cache and refresh memory.
 //! - [`device`]: a readable device label from a user agent, for the sessions page.
 //! - [`assertion`]: the HS256 JWT the origin receives.
 //! - [`headers`], [`paths`]: header hygiene and public-path matching.
-//! - [`config`]: configuration with clear errors.
-//! - [`gate`]: the request flow over a key-value store trait and an origin trait.
+//! - [`config`]: configuration, parsed once into checked values, with typed errors.
+//! - [`gate`]: the request flow over the session store and an origin.
 
+#![warn(missing_docs)]
 // A panic in a Worker aborts every request in flight in the isolate: outside tests, nothing may
 // unwrap, index or panic.
 #![cfg_attr(
@@ -37,10 +40,9 @@ pub mod headers;
 pub mod json;
 pub mod paths;
 pub mod session;
-pub mod session_cache;
 pub mod set_cookie;
 pub mod signing;
-pub mod touches;
+pub mod store;
 
 #[cfg(feature = "embed")]
 pub mod js_gate;

@@ -8,6 +8,25 @@ enum Pattern {
     Subtree(String),
 }
 
+/// A `PUBLIC_PATHS` entry that is not a plain absolute path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidPathEntry {
+    /// The entry as configured.
+    pub entry: String,
+}
+
+impl core::fmt::Display for InvalidPathEntry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "PUBLIC_PATHS entry {:?} is not a plain absolute path (optionally ending in /*)",
+            self.entry
+        )
+    }
+}
+
+impl std::error::Error for InvalidPathEntry {}
+
 /// The configured public paths.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PublicPaths {
@@ -17,7 +36,7 @@ pub struct PublicPaths {
 impl PublicPaths {
     /// Parses a comma-separated list. Each entry starts with `/`, has no `%`, `;`, `?`, `#`, `\`,
     /// empty or dot segments, and may end with `/*`.
-    pub fn parse(list: &str) -> Result<Self, String> {
+    pub fn parse(list: &str) -> Result<Self, InvalidPathEntry> {
         let mut patterns = Vec::new();
         for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let (base, subtree) = match entry.strip_suffix("/*") {
@@ -29,9 +48,9 @@ impl PublicPaths {
                 && !base.chars().any(char::is_control)
                 && !has_empty_or_dot_segment(base.strip_suffix('/').unwrap_or(base));
             if !valid {
-                return Err(format!(
-                    "PUBLIC_PATHS entry {entry:?} is not a plain absolute path (optionally ending in /*)"
-                ));
+                return Err(InvalidPathEntry {
+                    entry: entry.to_owned(),
+                });
             }
             patterns.push(if subtree {
                 Pattern::Subtree(format!("{base}/"))

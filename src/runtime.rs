@@ -1,9 +1,8 @@
 //! Workers runtime adapters shared by the standalone Worker (`worker_glue`) and the embeddable
 //! gate of the npm package (`js_gate`): Workers KV as the [`KeyValueStore`], the origin as an
 //! [`Origin`] (a `fetch`, or a JavaScript handler function), and [`serve`], which moves one
-//! request through [`gate::handle`]. Nothing here decides anything.
+//! request through [`gate::handle`] over the core's session store. Nothing here decides anything.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -18,26 +17,22 @@ use worker::{console_error, console_log, Date, Delay};
 
 use crate::config::LoadedConfig;
 use crate::gate::{
-    self, Body, GateRequest, GateResponse, KeyValueStore, Origin, OriginError, OriginRequest,
-    OriginResponse, Refusal, StoreError,
+    self, Body, GateRequest, GateResponse, Origin, OriginError, OriginRequest, OriginResponse,
+    Refusal,
 };
-use crate::session::ACTIVITY_KEY_PREFIX;
-use crate::session_cache::{CachedStore, SessionCache};
-use crate::touches::RecentTouches;
+use crate::store::{
+    CachedSessions, IsolateMemory, KeyPage, KeyValueStore, KvSessions, SessionStore, StoreError,
+};
 
-/// What an isolate keeps between requests, besides its configuration.
-pub(crate) struct IsolateMemory {
-    cache: RefCell<SessionCache>,
-    touches: RefCell<RecentTouches>,
-}
-
-impl IsolateMemory {
-    pub(crate) fn for_config(config: &LoadedConfig) -> Rc<Self> {
-        Rc::new(IsolateMemory {
-            cache: RefCell::new(SessionCache::for_config(config)),
-            touches: RefCell::new(RecentTouches::new()),
-        })
-    }
+/// What an isolate keeps between requests under `config` (nothing when the session settings
+/// are invalid: no session is ever loaded then).
+pub(crate) fn isolate_memory(config: &LoadedConfig) -> Rc<IsolateMemory> {
+    Rc::new(
+        config
+            .session
+            .as_ref()
+            .map_or_else(|| IsolateMemory::new(0, 0), |s| s.isolate_memory()),
+    )
 }
 
 /// Work to run after the response (`ctx.waitUntil`).
@@ -82,7 +77,8 @@ fn log_error(event: &str, detail: Option<&str>, errors: &[String]) {
 #[cfg(feature = "worker")]
 pub(crate) fn log_config_errors(config: &LoadedConfig) {
     if !config.errors.is_empty() {
-        log_error("config_error", None, &config.errors);
+        let errors: Vec<String> = config.errors.iter().map(ToString::to_string).collect();
+        log_error("config_error", None, &errors);
     }
 }
 
@@ -282,17 +278,8 @@ impl WorkersKv {
 }
 
 impl KeyValueStore for WorkersKv {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.read(&[key]).await?.into_iter().next().flatten())
-    }
-
-    async fn get_pair(
-        &self,
-        first: &str,
-        second: &str,
-    ) -> Result<(Option<String>, Option<String>), StoreError> {
-        let mut values = self.read(&[first, second]).await?.into_iter();
-        Ok((values.next().flatten(), values.next().flatten()))
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
+        self.read(keys).await
     }
 
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
@@ -311,22 +298,14 @@ impl KeyValueStore for WorkersKv {
         self.call(key, "delete", &[key.into()]).await.map(drop)
     }
 
-    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+    async fn list_page(&self, prefix: &str, cursor: Option<&str>) -> Result<KeyPage, StoreError> {
         let binding = self.binding()?;
-        let mut keys = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = binding.list_page(prefix, cursor.as_deref());
-            let (names, next) = match with_timeout(self.timeout_ms, page).await {
-                None => return Err(StoreError::Timeout),
-                Some(result) => {
-                    result.map_err(|e| StoreError::Unavailable(scrubbed(js_text(&e), prefix)))?
-                }
-            };
-            keys.extend(names);
-            match next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(keys),
+        match with_timeout(self.timeout_ms, binding.list_page(prefix, cursor)).await {
+            None => Err(StoreError::Timeout),
+            Some(result) => {
+                let (keys, cursor) =
+                    result.map_err(|e| StoreError::Unavailable(scrubbed(js_text(&e), prefix)))?;
+                Ok(KeyPage { keys, cursor })
             }
         }
     }
@@ -345,10 +324,9 @@ pub(crate) enum Upstream {
 struct RuntimeOrigin {
     upstream: Upstream,
     timeout_ms: u64,
-    /// The configured origin (`ORIGIN_URL`'s base and path prefix) and the request's own origin:
-    /// a handler gets the request with the second in place of the first (both empty for `Fetch`).
-    configured_origin: String,
-    request_origin: String,
+    /// What the request's path and query are appended to: `ORIGIN_URL` for `Fetch`, the
+    /// request's own origin for a handler (which gets the request at its own URL).
+    base: String,
 }
 
 /// The headers of a request to the origin (the handler or `fetch`), as a runtime `Headers`.
@@ -371,10 +349,7 @@ impl RuntimeOrigin {
         if let Some(body) = &request.body {
             init.set_body(body);
         }
-        let url = match request.url.strip_prefix(&self.configured_origin) {
-            Some(path_and_query) => format!("{}{path_and_query}", self.request_origin),
-            None => request.url,
-        };
+        let url = format!("{}{}", self.base, request.target);
         web_sys::Request::new_with_str_and_init(&url, &init)
             .map_err(|e| OriginError::Unreachable(format!("building the request: {}", js_text(&e))))
     }
@@ -409,7 +384,8 @@ impl RuntimeOrigin {
         #[allow(clippy::cast_precision_loss)]
         let timeout_ms = self.timeout_ms as f64;
         let method = request.method.to_ascii_uppercase();
-        let fetched = fetch_origin(&request.url, &method, &headers, &body, timeout_ms)
+        let url = format!("{}{}", self.base, request.target);
+        let fetched = fetch_origin(&url, &method, &headers, &body, timeout_ms)
             .map_err(|e| OriginError::Unreachable(js_text(&e)))?;
         match JsFuture::from(fetched).await {
             Err(e) => Err(OriginError::Unreachable(js_text(&e))),
@@ -604,62 +580,34 @@ pub(crate) async fn serve(
         body: request.body(),
     };
     let now_ms = Date::now().as_millis();
-    let kv_timeout_ms = config.session.as_ref().map_or(2000, |s| s.kv_timeout_ms);
-    let store = Rc::new(WorkersKv::new(kv, kv_timeout_ms, now_ms));
+    // Without valid session settings the gate reads no session, and without forwarding settings
+    // it sends nothing to the origin: the zero limits below are then never used.
+    let kv_timeout_ms = config.session.as_ref().map_or(0, |s| s.kv_timeout_ms);
+    let kv = Rc::new(WorkersKv::new(kv, kv_timeout_ms, now_ms));
     let forward = config.forward.as_ref();
-    // Only a handler gets the request at its own URL: a `fetch` upstream needs neither string, and
-    // they are not built for it on every request.
-    let (configured_origin, request_origin) = match upstream {
-        Upstream::Handler(_) => (
-            forward.map_or(String::new(), |f| {
-                format!("{}{}", f.origin_base, f.origin_path_prefix)
-            }),
-            request_origin.to_owned(),
-        ),
-        Upstream::Fetch => (String::new(), String::new()),
+    let base = match upstream {
+        Upstream::Handler(_) => request_origin.to_owned(),
+        Upstream::Fetch => forward
+            .and_then(|f| f.origin_url.clone())
+            .unwrap_or_default(),
     };
     let origin = RuntimeOrigin {
         upstream,
-        timeout_ms: forward.map_or(30_000, |f| f.origin_timeout_ms),
-        configured_origin,
-        request_origin,
+        timeout_ms: forward.map_or(0, |f| f.origin_timeout_ms),
+        base,
     };
-    let cached_store = CachedStore {
-        inner: store.as_ref(),
-        cache: &memory.cache,
-        now_ms,
-    };
-    let outcome = gate::handle(config, &cached_store, &origin, gate_request, now_ms).await;
+    let sessions = KvSessions::new(kv.as_ref());
+    let store = CachedSessions::new(&sessions, memory, now_ms);
+    let outcome = gate::handle(config, &store, &origin, gate_request, now_ms).await;
     console_log!("{}", outcome.log.to_json());
-    let touch_interval_ms = config
-        .session
-        .as_ref()
-        .map_or(0, |s| s.timeouts.touch_interval_ms);
-    for write in outcome.background {
-        // Activity refreshes: one per interval per session and isolate (see `touches`).
-        let is_refresh = write.key.starts_with(ACTIVITY_KEY_PREFIX);
-        if is_refresh
-            && !memory
-                .touches
-                .borrow_mut()
-                .admit(&write.key, now_ms, touch_interval_ms)
-        {
-            continue;
-        }
-        let store = store.clone();
+    if let Some(refresh) = outcome.refresh {
         let memory = memory.clone();
         run_later(Box::pin(async move {
-            let cached_store = CachedStore {
-                inner: store.as_ref(),
-                cache: &memory.cache,
-                now_ms,
-            };
-            if let Err(e) = cached_store
-                .put(&write.key, &write.value, write.ttl_seconds)
-                .await
-            {
-                memory.touches.borrow_mut().forget(&write.key);
-                log_error("touch_failed", Some(&format!("{e:?}")), &[]);
+            // At most one refresh per session and interval in this isolate (see `store`).
+            let sessions = KvSessions::new(kv.as_ref());
+            let store = CachedSessions::new(&sessions, &memory, now_ms);
+            if let Err(e) = store.refresh(&refresh).await {
+                log_error("touch_failed", Some(&e.to_string()), &[]);
             }
         }));
     }

@@ -1,4 +1,5 @@
-//! Session ids, the KV record schema and its timeouts, and the user-agent binding.
+//! The session model: ids, the record and its activity, timeouts, and the user-agent binding.
+//! Where and how sessions are stored is the [`store`](crate::store)'s business.
 
 use crate::json::JsonObject;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,12 +9,6 @@ use sha2::{Digest, Sha256};
 
 /// Current version of the record schema (`"v"` in the JSON).
 pub const RECORD_VERSION: u32 = 1;
-/// KV keys of session records: `sess:<id>`.
-pub const RECORD_KEY_PREFIX: &str = "sess:";
-/// KV keys of session activity: `seen:<id>`.
-pub const ACTIVITY_KEY_PREFIX: &str = "seen:";
-/// KV refuses `expirationTtl` below 60 seconds.
-pub const KV_MIN_TTL_SECONDS: u64 = 60;
 /// Largest user id accepted, in bytes.
 pub const MAX_USER_LEN: usize = 256;
 /// Largest `data` object accepted, serialized, in bytes.
@@ -60,32 +55,10 @@ impl SessionId {
         Ok(SessionId(URL_SAFE_NO_PAD.encode(bytes)))
     }
 
-    /// The id text (for signing and KV keys only; never log it).
+    /// The id text (for signing and store keys only; never log it).
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// KV key of the record.
-    pub fn record_key(&self) -> String {
-        format!("{RECORD_KEY_PREFIX}{}", self.0)
-    }
-
-    /// KV key of the session's activity (see [`Activity`]).
-    pub fn activity_key(&self) -> String {
-        format!("{ACTIVITY_KEY_PREFIX}{}", self.0)
-    }
-}
-
-/// KV key prefix under which a user's sessions are indexed: `user:<base64url(user)>:`.
-pub fn user_index_prefix(user: &str) -> String {
-    format!("user:{}:", URL_SAFE_NO_PAD.encode(user.as_bytes()))
-}
-
-/// KV key of one index entry.
-pub fn user_index_key(user: &str, id: &SessionId) -> String {
-    let mut key = user_index_prefix(user);
-    key.push_str(id.as_str());
-    key
 }
 
 /// Checks a user id: 1–256 bytes of printable ASCII, no leading or trailing space. It travels in
@@ -103,13 +76,16 @@ pub fn user_agent_fingerprint(user_agent: Option<&str>) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(user_agent.unwrap_or("").as_bytes()))
 }
 
-/// The session record stored as JSON under `sess:<id>`. Times are Unix milliseconds.
+/// The session record, stored as JSON (see `docs/kv-layout.md`). Times are Unix milliseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionRecord {
+    /// Layout version ([`RECORD_VERSION`]).
     pub v: u32,
+    /// The user id.
     pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Session data from the login instruction, as its exact JSON text.
     pub data: Option<JsonObject>,
     /// User-agent fingerprint, or `None` when binding was off at login.
     pub ua: Option<String>,
@@ -117,13 +93,17 @@ pub struct SessionRecord {
     /// absent in records written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// When the session was created.
     pub created: u64,
+    /// When the session was last seen (as of the record; see [`Activity`]).
     pub last_seen: u64,
+    /// When the idle timeout ends (as of the record).
     pub idle_expires: u64,
+    /// When the absolute lifetime ends.
     pub absolute_expires: u64,
 }
 
-/// When a session was last used, stored apart from its record under `seen:<id>`.
+/// When a session was last used, stored apart from its record.
 ///
 /// The record is written once, at login, and only ever deleted after that; the sliding idle
 /// expiry is refreshed here. KV has no compare-and-set, so a refresh that rewrote the record could
@@ -132,7 +112,9 @@ pub struct SessionRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Activity {
+    /// When the session was last seen.
     pub last_seen: u64,
+    /// When its idle timeout ends.
     pub idle_expires: u64,
 }
 
@@ -145,6 +127,7 @@ impl Activity {
         crate::json::from_object(json.as_bytes())
     }
 
+    /// The JSON stored.
     pub fn encode(&self) -> String {
         format!(
             "{{\"last_seen\":{},\"idle_expires\":{}}}",
@@ -156,24 +139,45 @@ impl Activity {
 /// Why a stored record was not usable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordError {
+    /// Longer than [`MAX_RECORD_LEN`].
     TooLarge,
+    /// Not a record the gateway could have written.
     Malformed,
+    /// A `"v"` other than [`RECORD_VERSION`].
     UnsupportedVersion,
 }
 
-/// Idle and absolute lifetimes, and the refresh throttle, in milliseconds.
+impl core::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            RecordError::TooLarge => "record too large",
+            RecordError::Malformed => "malformed record",
+            RecordError::UnsupportedVersion => "unsupported record version",
+        })
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// Idle and absolute lifetimes, and the least time between two refreshes, in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
+    /// Sliding idle timeout (`IDLE_TIMEOUT`).
     pub idle_ms: u64,
+    /// Lifetime from login (`ABSOLUTE_TIMEOUT`).
     pub absolute_ms: u64,
-    pub touch_interval_ms: u64,
+    /// Least time between two refreshes of the idle expiry (`TOUCH_INTERVAL`).
+    pub refresh_interval_ms: u64,
 }
 
 /// Where a loaded session stands at a given time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Freshness {
+    /// Usable.
     Live,
+    /// The idle timeout has passed.
     IdleExpired,
+    /// The absolute lifetime has passed.
     AbsoluteExpired,
 }
 
@@ -234,7 +238,7 @@ impl SessionRecord {
         self
     }
 
-    /// The activity of this record, for `seen:<id>`.
+    /// The activity of this record.
     pub fn activity(&self) -> Activity {
         Activity {
             last_seen: self.last_seen,
@@ -254,24 +258,17 @@ impl SessionRecord {
         }
     }
 
-    /// The refreshed record when the last refresh is at least one touch interval old.
-    pub fn touched(&self, now_ms: u64, timeouts: &Timeouts) -> Option<Self> {
-        if now_ms.saturating_sub(self.last_seen) < timeouts.touch_interval_ms {
+    /// The refreshed activity when the last refresh is at least one refresh interval old.
+    pub fn refreshed(&self, now_ms: u64, timeouts: &Timeouts) -> Option<Activity> {
+        if now_ms.saturating_sub(self.last_seen) < timeouts.refresh_interval_ms {
             return None;
         }
-        let mut next = self.clone();
-        next.last_seen = now_ms;
-        next.idle_expires = now_ms
-            .saturating_add(timeouts.idle_ms)
-            .min(self.absolute_expires);
-        Some(next)
-    }
-
-    /// KV `expirationTtl` for this record written at `now_ms`: its remaining lifetime rounded
-    /// up to whole seconds, at least KV's minimum of 60 s.
-    pub fn ttl_seconds(&self, now_ms: u64) -> u64 {
-        let remaining_ms = self.idle_expires.saturating_sub(now_ms);
-        remaining_ms.div_ceil(1000).max(KV_MIN_TTL_SECONDS)
+        Some(Activity {
+            last_seen: now_ms,
+            idle_expires: now_ms
+                .saturating_add(timeouts.idle_ms)
+                .min(self.absolute_expires),
+        })
     }
 
     /// Whether `fingerprint` matches the binding (always true for a record bound to nothing).
@@ -291,7 +288,7 @@ mod tests {
     const T: Timeouts = Timeouts {
         idle_ms: 1_800_000,
         absolute_ms: 86_400_000,
-        touch_interval_ms: 60_000,
+        refresh_interval_ms: 60_000,
     };
 
     #[test]
@@ -327,16 +324,6 @@ mod tests {
     fn id_debug_is_redacted() {
         let id = SessionId::parse(&"x".repeat(30)).unwrap();
         assert!(!format!("{id:?}").contains("xxx"));
-    }
-
-    #[test]
-    fn index_keys() {
-        let id = SessionId::parse(&"x".repeat(22)).unwrap();
-        assert_eq!(
-            user_index_key("alice", &id),
-            format!("user:YWxpY2U:{}", "x".repeat(22))
-        );
-        assert!(user_index_key("a:b", &id).starts_with("user:YTpi:"));
     }
 
     #[test]
@@ -459,23 +446,14 @@ mod tests {
     }
 
     #[test]
-    fn touch_is_throttled_and_capped_by_absolute_expiry() {
+    fn refresh_is_throttled_and_capped_by_absolute_expiry() {
         let r = SessionRecord::new("a".into(), None, None, 0, &T);
-        assert!(r.touched(T.touch_interval_ms - 1, &T).is_none());
-        let t = r.touched(T.touch_interval_ms, &T).unwrap();
-        assert_eq!(t.last_seen, T.touch_interval_ms);
-        assert_eq!(t.idle_expires, T.touch_interval_ms + T.idle_ms);
-        let late = r.touched(T.absolute_ms - 10, &T).unwrap();
+        assert!(r.refreshed(T.refresh_interval_ms - 1, &T).is_none());
+        let a = r.refreshed(T.refresh_interval_ms, &T).unwrap();
+        assert_eq!(a.last_seen, T.refresh_interval_ms);
+        assert_eq!(a.idle_expires, T.refresh_interval_ms + T.idle_ms);
+        let late = r.refreshed(T.absolute_ms - 10, &T).unwrap();
         assert_eq!(late.idle_expires, T.absolute_ms);
-    }
-
-    #[test]
-    fn ttl_has_kv_minimum() {
-        let r = SessionRecord::new("a".into(), None, None, 0, &T);
-        assert_eq!(r.ttl_seconds(0), 1800);
-        assert_eq!(r.ttl_seconds(1_799_999), 60);
-        assert_eq!(r.ttl_seconds(1_000_000_000), 60);
-        assert_eq!(r.ttl_seconds(1), 1800);
     }
 
     #[test]

@@ -10,37 +10,54 @@ use crate::cookie::{encode_uri_component, is_valid_cookie_name, SameSite};
 /// The `Priority` attribute (a Chromium extension that `jshttp/cookie` supports).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Priority {
+    /// `Priority=Low`.
     Low,
+    /// `Priority=Medium`.
     Medium,
+    /// `Priority=High`.
     High,
 }
 
 /// Attributes of one `Set-Cookie`; `Default` is none at all.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Attributes<'a> {
+    /// `Max-Age`, seconds.
     pub max_age: Option<i64>,
+    /// `Domain`.
     pub domain: Option<&'a str>,
+    /// `Path`.
     pub path: Option<&'a str>,
     /// Milliseconds since the Unix epoch, written as an HTTP date.
     pub expires_ms: Option<i64>,
+    /// `HttpOnly`.
     pub http_only: bool,
+    /// `Secure`.
     pub secure: bool,
+    /// `Partitioned`.
     pub partitioned: bool,
+    /// `Priority`.
     pub priority: Option<Priority>,
+    /// `SameSite`.
     pub same_site: Option<SameSite>,
 }
 
 /// Which argument was invalid; [`SetCookieError::message`] is `jshttp/cookie`'s wording.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SetCookieError {
+    /// The name is not a token.
     Name,
+    /// The value has characters a cookie value may not have.
     Value,
+    /// The `Domain` is not valid.
     Domain,
+    /// The `Path` is not valid.
     Path,
+    /// The `Expires` time cannot be written.
     Expires,
 }
 
 impl SetCookieError {
+    /// The error as text (the message `cookie` would throw).
     pub fn message(self) -> &'static str {
         match self {
             SetCookieError::Name => "argument name is invalid",

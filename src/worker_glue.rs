@@ -6,8 +6,9 @@ use std::rc::Rc;
 
 use worker::{event, Context, Env};
 
-use crate::config::{self, LoadedConfig};
-use crate::runtime::{self, IsolateMemory, KvBinding, Upstream};
+use crate::config::{self, ConfigError, LoadedConfig};
+use crate::runtime::{self, KvBinding, Upstream};
+use crate::store::IsolateMemory;
 
 /// Name of the KV namespace binding.
 const KV_BINDING: &str = "SESSIONS";
@@ -33,15 +34,15 @@ fn isolate_for(env: &Env) -> Rc<Isolate> {
     let mut config = config::load(&|name| runtime::property_text(env, name));
     let kv = KvBinding::from_property(env, KV_BINDING);
     if kv.is_none() {
-        config.errors.push(format!(
-            "KV namespace binding {KV_BINDING} is missing: add [[kv_namespaces]] binding = \"{KV_BINDING}\" to wrangler.toml"
-        ));
+        config.errors.push(ConfigError::MissingKvBinding {
+            binding: KV_BINDING,
+        });
         config.session = None;
     }
     // Logged once per isolate, with every problem.
     runtime::log_config_errors(&config);
     let isolate = Rc::new(Isolate {
-        memory: IsolateMemory::for_config(&config),
+        memory: runtime::isolate_memory(&config),
         config,
         kv,
     });

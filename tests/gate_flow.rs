@@ -1,7 +1,7 @@
 //! The whole request flow, natively: an in-memory store (that can fail, hang or serve stale data)
 //! and a recording origin stand in for Workers KV and `fetch`.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::pin;
@@ -11,12 +11,12 @@ use sessiongate::assertion::ISSUER;
 use sessiongate::config::{self, LoadedConfig};
 use sessiongate::cookie::find_cookie;
 use sessiongate::gate::{
-    handle, Body, GateRequest, KeyValueStore, Origin, OriginError, OriginRequest, OriginResponse,
-    Outcome, StoreError,
+    handle, Body, GateRequest, Origin, OriginError, OriginRequest, OriginResponse, Outcome,
 };
-use sessiongate::session::{Activity, SessionRecord};
-use sessiongate::session_cache::{CachedStore, SessionCache};
+use sessiongate::session::SessionRecord;
 use sessiongate::signing::Keyring;
+use sessiongate::store::testing::{Fault, MemoryKv};
+use sessiongate::store::{CachedSessions, IsolateMemory, KeyValueStore, KvSessions, SessionStore};
 
 const SECRET: &str = "test-session-secret-0123456789abcdef";
 const OLD_SECRET: &str = "old-session-secret-0123456789abcdef";
@@ -34,82 +34,6 @@ fn run<F: Future>(future: F) -> F::Output {
     {
         Poll::Ready(value) => value,
         Poll::Pending => panic!("future did not complete in one poll"),
-    }
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Fault {
-    None,
-    Error,
-    Timeout,
-}
-
-#[derive(Default)]
-struct MemoryStore {
-    data: RefCell<BTreeMap<String, (String, u64)>>,
-    reads: Cell<usize>,
-    writes: Cell<usize>,
-    fault: Cell<Option<Fault>>,
-    /// Values returned for `get` regardless of deletes: KV's eventual consistency.
-    stale: RefCell<BTreeMap<String, String>>,
-    /// Keys for which `get` answers "not found" although they exist: a cached miss.
-    cached_misses: RefCell<Vec<String>>,
-}
-
-impl MemoryStore {
-    fn check(&self) -> Result<(), StoreError> {
-        match self.fault.get().unwrap_or(Fault::None) {
-            Fault::None => Ok(()),
-            Fault::Error => Err(StoreError::Unavailable("injected".into())),
-            Fault::Timeout => Err(StoreError::Timeout),
-        }
-    }
-    fn keys(&self) -> Vec<String> {
-        self.data.borrow().keys().cloned().collect()
-    }
-    fn record(&self, key: &str) -> Option<SessionRecord> {
-        self.data
-            .borrow()
-            .get(key)
-            .map(|(v, _)| SessionRecord::decode(v).unwrap())
-    }
-}
-
-impl KeyValueStore for MemoryStore {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.check()?;
-        self.reads.set(self.reads.get() + 1);
-        if let Some(stale) = self.stale.borrow().get(key) {
-            return Ok(Some(stale.clone()));
-        }
-        if self.cached_misses.borrow().iter().any(|k| k == key) {
-            return Ok(None);
-        }
-        Ok(self.data.borrow().get(key).map(|(v, _)| v.clone()))
-    }
-    async fn put(&self, key: &str, value: &str, ttl: u64) -> Result<(), StoreError> {
-        self.check()?;
-        assert!(ttl >= 60, "KV refuses TTLs under 60 s, got {ttl}");
-        self.writes.set(self.writes.get() + 1);
-        self.data
-            .borrow_mut()
-            .insert(key.into(), (value.into(), ttl));
-        Ok(())
-    }
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.check()?;
-        self.data.borrow_mut().remove(key);
-        Ok(())
-    }
-    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.check()?;
-        Ok(self
-            .data
-            .borrow()
-            .keys()
-            .filter(|k| k.starts_with(prefix))
-            .cloned()
-            .collect())
     }
 }
 
@@ -149,7 +73,7 @@ impl FakeOrigin {
         let r = seen.last().expect("origin was called");
         OriginRequest {
             method: r.method.clone(),
-            url: r.url.clone(),
+            target: r.target.clone(),
             headers: r.headers.clone(),
             body: r.body.clone(),
         }
@@ -202,11 +126,12 @@ fn config_with(extra: &[(&str, &str)]) -> LoadedConfig {
 
 struct Harness {
     config: LoadedConfig,
-    store: MemoryStore,
+    store: MemoryKv,
     origin: FakeOrigin,
-    /// The isolate's session cache, in front of `store` as in the Worker (off unless the config
-    /// sets `SESSION_CACHE_TTL_MS`, so most tests see every read reach the store).
-    cache: RefCell<SessionCache>,
+    /// The isolate's memory (session cache and refresh memory), in front of `store` as in the
+    /// Worker (the cache is off unless the config sets `SESSION_CACHE_TTL_MS`, so most tests see
+    /// every read reach the store).
+    memory: IsolateMemory,
 }
 
 impl Harness {
@@ -216,19 +141,31 @@ impl Harness {
     fn with(extra: &[(&str, &str)]) -> Self {
         let config = config_with(extra);
         Harness {
-            cache: RefCell::new(SessionCache::for_config(&config)),
+            memory: config
+                .session
+                .as_ref()
+                .map_or_else(|| IsolateMemory::new(0, 0), |s| s.isolate_memory()),
             config,
-            store: MemoryStore::default(),
+            store: MemoryKv::new(),
             origin: FakeOrigin::new(),
         }
     }
 
-    /// The store as the glue gives it to the gate for a request at `now`.
-    fn cached_store(&self, now: u64) -> CachedStore<'_, MemoryStore> {
-        CachedStore {
-            inner: &self.store,
-            cache: &self.cache,
-            now_ms: now,
+    /// Runs `f` with the store as the glue gives it to the gate for a request at `now`.
+    fn with_store<T>(
+        &self,
+        now: u64,
+        f: impl FnOnce(&CachedSessions<'_, KvSessions<'_, MemoryKv>>) -> T,
+    ) -> T {
+        let sessions = KvSessions::new(&self.store);
+        f(&CachedSessions::new(&sessions, &self.memory, now))
+    }
+
+    /// Runs an outcome's refresh as the glue does after the response (through the same store).
+    fn run_refresh(&self, out: &Outcome<String>, now: u64) {
+        if let Some(refresh) = &out.refresh {
+            self.with_store(now, |store| run(store.refresh(refresh)))
+                .unwrap();
         }
     }
 
@@ -254,13 +191,9 @@ impl Harness {
                 .collect(),
             body: "request body".to_string(),
         };
-        run(handle(
-            &self.config,
-            &self.cached_store(now),
-            &self.origin,
-            request,
-            now,
-        ))
+        self.with_store(now, |store| {
+            run(handle(&self.config, store, &self.origin, request, now))
+        })
     }
 
     /// Logs in as `user` through the origin's control header; returns the `Cookie` header value.
@@ -299,16 +232,21 @@ impl Harness {
     fn logout_leaving_a_stale_copy(&self, user: &str) -> (String, String) {
         let cookie = self.login(user, None, T0);
         let key = format!("sess:{}", session_id_of(&cookie));
-        let stale = self.store.data.borrow().get(&key).unwrap().0.clone();
+        let stale = self.store.value(&key).unwrap();
         assert_eq!(self.logout(&cookie, T0).response.status, 200);
-        assert!(self.store.record(&key).is_none(), "deleted in the store");
-        self.store.stale.borrow_mut().insert(key.clone(), stale);
+        assert!(self.store.value(&key).is_none(), "deleted in the store");
+        self.store.serve_stale(&key, &stale);
         (cookie, key)
     }
 
     fn get(&self, path: &str, cookie: &str, now: u64) -> Outcome<String> {
         self.send("GET", path, &[("cookie", cookie), ("user-agent", UA)], now)
     }
+}
+
+/// The record stored under `key`, decoded.
+fn record(store: &MemoryKv, key: &str) -> Option<SessionRecord> {
+    store.value(key).map(|v| SessionRecord::decode(&v).unwrap())
 }
 
 fn header<'a>(out: &'a Outcome<String>, name: &str) -> Option<&'a str> {
@@ -368,7 +306,7 @@ fn login_creates_a_session_and_hides_the_control_header() {
     let cookie = set_cookie.split(';').next().unwrap();
     let id = session_id_of(cookie);
     assert_eq!(id.len(), 43);
-    let record = h.store.record(&format!("sess:{id}")).unwrap();
+    let record = record(&h.store, &format!("sess:{id}")).unwrap();
     assert_eq!(record.user, "alice");
     assert_eq!(record.created, T0);
     assert_eq!(record.idle_expires, T0 + 600_000);
@@ -401,9 +339,11 @@ fn authenticated_request_reaches_origin_with_user_and_assertion() {
     assert!(matches!(out.response.body, Body::OriginAsIs(ref b) if b == "origin body"));
     let sent = h.origin.last();
     assert_eq!(sent.method, "POST");
+    // The origin receives the path and query as sent, after ORIGIN_URL (with its path prefix).
+    assert_eq!(sent.target, "/orders/7?expand=items&x=%2F");
     assert_eq!(
-        sent.url,
-        "http://origin.test:8080/api/orders/7?expand=items&x=%2F"
+        h.config.forward.as_ref().unwrap().origin_url.as_deref(),
+        Some("http://origin.test:8080/api")
     );
     assert_eq!(sent.body, "request body");
     assert_eq!(
@@ -438,7 +378,7 @@ fn missing_cookie_is_401_without_kv_read() {
     let out = h.send("GET", "/orders", &[("user-agent", UA)], T0);
     assert_eq!(out.response.status, 401);
     assert_eq!(error_code(&out), "missing_session");
-    assert_eq!(h.store.reads.get(), 0);
+    assert_eq!(h.store.counts().keys_read, 0);
     assert_eq!(h.origin.calls(), 0);
 }
 
@@ -446,7 +386,7 @@ fn missing_cookie_is_401_without_kv_read() {
 fn tampered_cookies_are_refused_without_kv_reads() {
     let h = Harness::new();
     let cookie = h.login("alice", None, T0);
-    let reads_after_login = h.store.reads.get();
+    let reads_after_login = h.store.counts().keys_read;
     let value = cookie.strip_prefix("sid=").unwrap();
     let other_secret = Keyring::new(&["another-secret-another-secret-0123"]).unwrap();
     let id = session_id_of(&cookie);
@@ -472,7 +412,7 @@ fn tampered_cookies_are_refused_without_kv_reads() {
         assert!(header(&out, "set-cookie").unwrap().contains("Max-Age=0"));
     }
     assert_eq!(
-        h.store.reads.get(),
+        h.store.counts().keys_read,
         reads_after_login,
         "bad signatures must not read KV"
     );
@@ -687,29 +627,29 @@ fn idle_timeout_slides_with_throttled_refreshes() {
     let h = Harness::new();
     let cookie = h.login("alice", None, T0);
     let id = session_id_of(&cookie);
-    // Within the touch interval: no refresh.
+    // Within the refresh interval: no refresh.
     let early = h.get("/orders", &cookie, T0 + 30_000);
-    assert!(early.background.is_empty());
-    // After it: one refresh, returned as background work (waitUntil), not written inline.
-    let writes = h.store.writes.get();
+    assert!(early.refresh.is_none());
+    // After it: one refresh, returned as work for after the response (waitUntil), not written
+    // inline.
+    let writes = h.store.counts().writes;
     let later = h.get("/orders", &cookie, T0 + 120_000);
-    assert_eq!(h.store.writes.get(), writes);
-    assert_eq!(later.background.len(), 1);
-    let write = &later.background[0];
-    // The refresh goes to the activity key; the record itself is never rewritten.
-    assert_eq!(write.key, format!("seen:{id}"));
-    let refreshed = Activity::decode(&write.value).unwrap();
-    assert_eq!(refreshed.last_seen, T0 + 120_000);
-    assert_eq!(refreshed.idle_expires, T0 + 120_000 + 600_000);
-    assert_eq!(write.ttl_seconds, 600);
+    assert_eq!(h.store.counts().writes, writes);
+    let refresh = later.refresh.as_ref().expect("a refresh is due");
+    assert_eq!(refresh.id.as_str(), id);
+    assert_eq!(refresh.activity.last_seen, T0 + 120_000);
+    assert_eq!(refresh.activity.idle_expires, T0 + 120_000 + 600_000);
+    h.run_refresh(&later, T0 + 120_000);
+    // The refresh goes to the activity key, for the idle lifetime; the record itself is never
+    // rewritten and lives for the absolute lifetime.
+    assert_eq!(h.store.ttl(&format!("seen:{id}")), Some(600));
     let record_key = format!("sess:{id}");
-    assert_eq!(h.store.record(&record_key).unwrap().last_seen, T0);
+    assert_eq!(record(&h.store, &record_key).unwrap().last_seen, T0);
     assert_eq!(
-        h.store.data.borrow()[&record_key].1,
-        3600,
+        h.store.ttl(&record_key),
+        Some(3600),
         "the record lives for the absolute lifetime"
     );
-    run(h.store.put(&write.key, &write.value, write.ttl_seconds)).unwrap();
     // Past the original idle expiry but within the refreshed one.
     assert_eq!(h.get("/orders", &cookie, T0 + 650_000).response.status, 200);
 }
@@ -729,7 +669,7 @@ fn absolute_expiry_is_enforced() {
     let h = Harness::new();
     let cookie = h.login("alice", None, T0);
     let id = session_id_of(&cookie);
-    let mut record = h.store.record(&format!("sess:{id}")).unwrap();
+    let mut record = record(&h.store, &format!("sess:{id}")).unwrap();
     record.idle_expires = T0 + 10_000_000;
     run(h.store.put(&format!("sess:{id}"), &record.encode(), 600)).unwrap();
     let out = h.get("/orders", &cookie, T0 + 3_600_000);
@@ -869,7 +809,7 @@ fn store_failure_is_503_and_nothing_is_forwarded() {
         let h = Harness::new();
         let cookie = h.login("alice", None, T0);
         let calls = h.origin.calls();
-        h.store.fault.set(Some(fault));
+        h.store.set_fault(Some(fault));
         let out = h.get("/orders", &cookie, T0);
         assert_eq!(out.response.status, 503);
         assert_eq!(error_code(&out), "store_unavailable");
@@ -877,7 +817,7 @@ fn store_failure_is_503_and_nothing_is_forwarded() {
         // Public paths need no store.
         assert_eq!(h.send("GET", "/health", &[], T0).response.status, 200);
         // Recovery when the fault ends.
-        h.store.fault.set(None);
+        h.store.set_fault(None);
         assert_eq!(h.get("/orders", &cookie, T0).response.status, 200);
     }
 }
@@ -885,7 +825,7 @@ fn store_failure_is_503_and_nothing_is_forwarded() {
 #[test]
 fn login_is_503_when_the_session_cannot_be_written() {
     let h = Harness::new();
-    h.store.fault.set(Some(Fault::Error));
+    h.store.set_fault(Some(Fault::Error));
     h.origin
         .answer_with(&[("Sessiongate-Login", r#"{"user":"alice"}"#)]);
     let out = h.send("POST", "/login", &[("user-agent", UA)], T0);
@@ -951,7 +891,7 @@ fn misconfiguration_refuses_private_paths_but_serves_public_ones() {
         .config
         .errors
         .iter()
-        .any(|e| e.contains("SESSION_SECRET is too short")));
+        .any(|e| e.to_string().contains("SESSION_SECRET is too short")));
     let out = h.send("GET", "/orders", &[("cookie", "sid=s%3Aabc.def")], T0);
     assert_eq!(
         (out.response.status, error_code(&out).as_str()),
@@ -992,14 +932,14 @@ fn cached_miss_refuses_a_live_session_without_destroying_it_and_recovers() {
     let h = Harness::new();
     let cookie = h.login("alice", None, T0);
     let key = format!("sess:{}", session_id_of(&cookie));
-    h.store.cached_misses.borrow_mut().push(key.clone());
+    h.store.serve_cached_miss(&key);
     let out = h.get("/orders", &cookie, T0 + 1000);
     assert_eq!(
         (out.response.status, error_code(&out).as_str()),
         (401, "unknown_session")
     );
-    assert!(h.store.record(&key).is_some(), "the real record is kept");
-    h.store.cached_misses.borrow_mut().clear();
+    assert!(record(&h.store, &key).is_some(), "the real record is kept");
+    h.store.clear_cached_misses();
     assert_eq!(h.get("/orders", &cookie, T0 + 2000).response.status, 200);
 }
 
@@ -1012,12 +952,14 @@ fn stale_read_after_logout_cannot_bring_the_session_back() {
     let (cookie, key) = h.logout_leaving_a_stale_copy("alice");
     let out = h.get("/orders", &cookie, T0 + 61_000);
     assert_eq!(out.response.status, 200, "stale read inside the window");
-    assert_eq!(out.background.len(), 1, "a refresh is due");
-    let write = &out.background[0];
-    assert!(write.key.starts_with("seen:"), "{}", write.key);
-    run(h.store.put(&write.key, &write.value, write.ttl_seconds)).unwrap();
-    assert!(h.store.record(&key).is_none(), "the record stays deleted");
-    h.store.stale.borrow_mut().clear();
+    assert!(out.refresh.is_some(), "a refresh is due");
+    h.run_refresh(&out, T0 + 61_000);
+    assert!(h
+        .store
+        .value(&format!("seen:{}", session_id_of(&cookie)))
+        .is_some());
+    assert!(record(&h.store, &key).is_none(), "the record stays deleted");
+    h.store.clear_stale();
     assert_eq!(
         error_code(&h.get("/orders", &cookie, T0 + 62_000)),
         "unknown_session"
@@ -1479,24 +1421,18 @@ fn sessions_page_and_assets_are_served_with_a_strict_policy() {
 
 // --- The session cache (`SESSION_CACHE_TTL_MS`) ---
 
-/// Runs an outcome's refresh writes as the glue does after the response (through the cache).
-fn run_background(h: &Harness, out: &Outcome<String>, now: u64) {
-    for write in &out.background {
-        run(h
-            .cached_store(now)
-            .put(&write.key, &write.value, write.ttl_seconds))
-        .unwrap();
-    }
-}
-
 #[test]
 fn without_the_cache_every_request_reads_the_store() {
     let h = Harness::new();
     let cookie = h.login("alice", None, T0);
     for i in 1..=3 {
-        let before = h.store.reads.get();
+        let before = h.store.counts().keys_read;
         assert_eq!(h.get("/orders", &cookie, T0 + i).response.status, 200);
-        assert_eq!(h.store.reads.get() - before, 2, "record and activity");
+        assert_eq!(
+            h.store.counts().keys_read - before,
+            2,
+            "record and activity"
+        );
     }
 }
 
@@ -1504,11 +1440,12 @@ fn without_the_cache_every_request_reads_the_store() {
 fn the_cache_spares_store_reads_for_its_ttl_only() {
     let h = Harness::with(&[("SESSION_CACHE_TTL_MS", "1000")]);
     let cookie = h.login("alice", None, T0);
-    // The login's own write is remembered; the activity (none yet) is read once.
-    let before = h.store.reads.get();
+    // A session is cached when a request loads it (record and activity, one bulk read), never
+    // at login: only a load shows what the store holds.
+    let before = h.store.counts().keys_read;
     assert_eq!(h.get("/orders", &cookie, T0 + 10).response.status, 200);
-    assert_eq!(h.store.reads.get() - before, 1);
-    let before = h.store.reads.get();
+    assert_eq!(h.store.counts().keys_read - before, 2);
+    let before = h.store.counts().keys_read;
     for t in [20, 500, 999] {
         let out = h.get("/orders", &cookie, T0 + t);
         assert_eq!(out.response.status, 200);
@@ -1517,9 +1454,17 @@ fn the_cache_spares_store_reads_for_its_ttl_only() {
             Some("alice")
         );
     }
-    assert_eq!(h.store.reads.get(), before, "answered from the cache");
+    assert_eq!(
+        h.store.counts().keys_read,
+        before,
+        "answered from the cache"
+    );
     assert_eq!(h.get("/orders", &cookie, T0 + 1010).response.status, 200);
-    assert_eq!(h.store.reads.get() - before, 2, "read again after the TTL");
+    assert_eq!(
+        h.store.counts().keys_read - before,
+        2,
+        "read again after the TTL"
+    );
 }
 
 #[test]
@@ -1537,21 +1482,22 @@ fn a_logout_through_this_isolate_ends_a_cached_session_at_once() {
 #[test]
 fn a_session_ended_elsewhere_is_refused_once_the_cached_read_is_older_than_the_ttl() {
     let h = Harness::with(&[("SESSION_CACHE_TTL_MS", "2000")]);
-    // The record is remembered from the login's write at T0; the activity is read at T0 + 1000.
-    // Using the cached record must not renew it: it is as old as its read (or write).
+    // The session is loaded at T0 + 1000. Using the cached session must not renew it: it is as
+    // old as its read.
     let cookie = h.login("alice", None, T0);
     assert_eq!(h.get("/orders", &cookie, T0 + 1000).response.status, 200);
+    assert_eq!(h.get("/orders", &cookie, T0 + 1500).response.status, 200);
     // Another isolate logs the session out: the keys go from the store, not from this cache.
     let id = session_id_of(&cookie);
-    h.store.data.borrow_mut().remove(&format!("sess:{id}"));
-    h.store.data.borrow_mut().remove(&format!("seen:{id}"));
+    h.store.remove(&format!("sess:{id}"));
+    h.store.remove(&format!("seen:{id}"));
     assert_eq!(
-        h.get("/orders", &cookie, T0 + 1999).response.status,
+        h.get("/orders", &cookie, T0 + 2999).response.status,
         200,
         "the documented bound: up to the TTL after this isolate's read"
     );
     assert_eq!(
-        error_code(&h.get("/orders", &cookie, T0 + 2001)),
+        error_code(&h.get("/orders", &cookie, T0 + 3001)),
         "unknown_session"
     );
 }
@@ -1560,10 +1506,10 @@ fn a_session_ended_elsewhere_is_refused_once_the_cached_read_is_older_than_the_t
 fn with_the_store_down_a_cached_session_lasts_the_ttl_then_fails_closed() {
     let h = Harness::with(&[("SESSION_CACHE_TTL_MS", "1000")]);
     let cookie = h.login("alice", None, T0);
-    // Bob's record is remembered from his login, his activity was never read here.
+    // Bob logged in through this isolate, but his session was never loaded here.
     let bob = h.login("bob", None, T0);
     assert_eq!(h.get("/orders", &cookie, T0 + 1).response.status, 200);
-    h.store.fault.set(Some(Fault::Error));
+    h.store.set_fault(Some(Fault::Error));
     assert_eq!(h.get("/orders", &cookie, T0 + 500).response.status, 200);
     assert_eq!(
         error_code(&h.get("/orders", &bob, T0 + 600)),
@@ -1582,7 +1528,7 @@ fn expiry_and_the_user_agent_are_checked_on_every_cached_request() {
     // Idle timeout 600 s, touch every 60 s, absolute 3600 s (config_with).
     let late = T0 + 600_000 - 10_000;
     assert_eq!(h.get("/orders", &cookie, late).response.status, 200);
-    let before = h.store.reads.get();
+    let before = h.store.counts().keys_read;
     let out = h.send(
         "GET",
         "/orders",
@@ -1591,7 +1537,7 @@ fn expiry_and_the_user_agent_are_checked_on_every_cached_request() {
     );
     assert_eq!(error_code(&out), "user_agent_mismatch");
     assert_eq!(
-        h.store.reads.get(),
+        h.store.counts().keys_read,
         before,
         "refused from the cached record"
     );
@@ -1621,16 +1567,13 @@ fn a_refresh_updates_the_cache_so_it_is_written_once_per_touch_interval() {
     let cookie = h.login("alice", None, T0);
     assert_eq!(h.get("/orders", &cookie, T0 + 1).response.status, 200);
     let out = h.get("/orders", &cookie, T0 + 61_000);
-    assert_eq!(out.background.len(), 1, "a refresh is due");
-    run_background(&h, &out, T0 + 61_000);
-    let before = h.store.reads.get();
+    assert!(out.refresh.is_some(), "a refresh is due");
+    h.run_refresh(&out, T0 + 61_000);
+    let before = h.store.counts().keys_read;
     let again = h.get("/orders", &cookie, T0 + 62_000);
     assert_eq!(again.response.status, 200);
-    assert!(
-        again.background.is_empty(),
-        "the refreshed activity is cached"
-    );
-    assert_eq!(h.store.reads.get(), before);
+    assert!(again.refresh.is_none(), "the refreshed activity is cached");
+    assert_eq!(h.store.counts().keys_read, before);
     // The refreshed activity slides the idle timeout for cached reads too.
     assert_eq!(
         h.get("/orders", &cookie, T0 + 61_000 + 29_000)
@@ -1662,4 +1605,244 @@ fn revoking_from_the_sessions_api_ends_a_cached_session_at_once() {
         "unknown_session"
     );
     assert_eq!(h.get("/orders", &laptop, T0 + 5).response.status, 200);
+}
+
+// --- Many sessions of one user: ending them all, reaching each one ---
+
+/// Workers KV's limit of operations per invocation.
+const KV_OPERATIONS_PER_INVOCATION: usize = 1000;
+
+impl Harness {
+    /// `n` sessions of `user`, logged in one millisecond apart; their cookies.
+    fn sessions_of(&self, user: &str, n: u64) -> Vec<String> {
+        (0..n).map(|i| self.login(user, None, T0 + i)).collect()
+    }
+
+    /// Sends a request and returns its outcome with the store operations it made.
+    fn counted(&self, send: impl FnOnce(&Self) -> Outcome<String>) -> (Outcome<String>, usize) {
+        let before = self.store.counts().operations();
+        let out = send(self);
+        (out, self.store.counts().operations() - before)
+    }
+}
+
+/// The number a JSON answer holds under `name`.
+fn json_number(out: &Outcome<String>, name: &str) -> u64 {
+    json_body(out)[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name} in {:?}", json_body(out)))
+}
+
+/// Calls `send` until the answer says nothing remains, checking every call's store operations;
+/// returns the calls made and the sessions they ended in all.
+fn until_done(
+    h: &Harness,
+    ended_field: &str,
+    send: impl Fn(&Harness) -> Outcome<String>,
+) -> (usize, u64) {
+    let (mut calls, mut ended) = (0, 0);
+    loop {
+        let (out, operations) = h.counted(&send);
+        calls += 1;
+        assert_eq!(out.response.status, 200, "{:?}", out.log);
+        assert!(
+            operations <= KV_OPERATIONS_PER_INVOCATION,
+            "call {calls} made {operations} store operations"
+        );
+        ended += json_number(&out, ended_field);
+        if json_number(&out, "remaining") == 0 {
+            return (calls, ended);
+        }
+        assert!(calls < 20, "no progress: {:?}", json_body(&out));
+    }
+}
+
+#[test]
+fn signing_out_all_other_sessions_ends_every_one_of_thousands_within_the_operation_limit() {
+    let h = Harness::new();
+    let cookies = h.sessions_of("alice", 2_500);
+    let bob = h.login("bob", None, T0);
+    let keep = &cookies[0];
+    let now = T0 + 10_000;
+    let (calls, revoked) = until_done(&h, "revoked", |h| {
+        h.account(
+            "POST",
+            "/.sessiongate/api/sessions/revoke-others",
+            keep,
+            UA,
+            now,
+        )
+    });
+    assert!(calls > 1, "2,500 sessions do not fit one request");
+    assert_eq!(revoked, 2_499);
+    for cookie in &cookies[1..] {
+        assert_eq!(
+            error_code(&h.get("/orders", cookie, now + 1)),
+            "unknown_session"
+        );
+    }
+    assert_eq!(h.get("/orders", keep, now + 1).response.status, 200);
+    assert_eq!(h.get("/orders", &bob, now + 1).response.status, 200);
+    // A later call finds nothing left, and costs no deletes.
+    let deletes = h.store.counts().deletes;
+    let again = h.account(
+        "POST",
+        "/.sessiongate/api/sessions/revoke-others",
+        keep,
+        UA,
+        now + 2,
+    );
+    assert_eq!(json_number(&again, "revoked"), 0);
+    assert_eq!(h.store.counts().deletes, deletes);
+}
+
+#[test]
+fn logging_out_everywhere_ends_thousands_of_sessions_the_current_one_last() {
+    let h = Harness::new();
+    let cookies = h.sessions_of("alice", 2_500);
+    let current = &cookies[1_234];
+    let now = T0 + 10_000;
+    let logout_all =
+        |h: &Harness| h.account("POST", "/.sessiongate/logout?scope=all", current, UA, now);
+    // While others remain, the current session is kept (it is what the next call needs) and the
+    // cookie is not cleared.
+    let first = logout_all(&h);
+    assert!(json_number(&first, "remaining") > 0);
+    assert!(header(&first, "set-cookie").is_none());
+    assert_eq!(h.get("/orders", current, now).response.status, 200);
+    let (_, destroyed) = until_done(&h, "destroyed", logout_all);
+    assert_eq!(json_number(&first, "destroyed") + destroyed, 2_500);
+    for cookie in &cookies {
+        assert_eq!(
+            error_code(&h.get("/orders", cookie, now + 1)),
+            "unknown_session"
+        );
+    }
+}
+
+#[test]
+fn the_origins_log_out_everywhere_reports_what_is_left_until_every_session_has_ended() {
+    let h = Harness::new();
+    let cookies = h.sessions_of("alice", 2_500);
+    let current = &cookies[0];
+    h.origin.answer_with(&[("Sessiongate-Logout", "all")]);
+    let mut calls = 0;
+    loop {
+        let (out, operations) =
+            h.counted(|h| h.get("/account/logout-everywhere", current, T0 + 10_000));
+        calls += 1;
+        assert_eq!(out.response.status, 200, "{:?}", out.log);
+        assert!(
+            operations <= KV_OPERATIONS_PER_INVOCATION,
+            "{operations} operations"
+        );
+        match header(&out, "x-sessiongate-logout-remaining") {
+            Some(remaining) => {
+                assert!(remaining.parse::<u64>().unwrap() > 0);
+                assert!(
+                    header(&out, "set-cookie").is_none(),
+                    "the current session is kept"
+                );
+            }
+            None => {
+                assert!(header(&out, "set-cookie")
+                    .unwrap()
+                    .starts_with("sid=; Max-Age=0"));
+                break;
+            }
+        }
+        assert!(calls < 20);
+    }
+    h.origin.answer_with(&[]);
+    assert!(calls > 1);
+    for cookie in &cookies {
+        assert_eq!(
+            error_code(&h.get("/orders", cookie, T0 + 10_001)),
+            "unknown_session"
+        );
+    }
+}
+
+#[test]
+fn a_user_with_a_few_hundred_sessions_is_logged_out_everywhere_in_one_call() {
+    let h = Harness::new();
+    let cookies = h.sessions_of("alice", 150);
+    let (out, operations) = h.counted(|h| {
+        h.account(
+            "POST",
+            "/.sessiongate/api/sessions/revoke-others",
+            &cookies[0],
+            UA,
+            T0 + 1_000,
+        )
+    });
+    assert!(operations <= KV_OPERATIONS_PER_INVOCATION);
+    assert_eq!(json_number(&out, "revoked"), 149);
+    assert_eq!(json_number(&out, "remaining"), 0);
+    for cookie in &cookies[1..] {
+        assert_eq!(
+            error_code(&h.get("/orders", cookie, T0 + 1_001)),
+            "unknown_session"
+        );
+    }
+    // Every key of those sessions went: record, activity and index entry.
+    let left: Vec<String> = h.store.keys();
+    assert_eq!(
+        left.len(),
+        2,
+        "the current session's record and index entry: {left:?}"
+    );
+}
+
+#[test]
+fn the_sessions_api_pages_through_every_session_and_revokes_any_of_them() {
+    let h = Harness::new();
+    let cookies = h.sessions_of("alice", 150);
+    let current = &cookies[149];
+    let now = T0 + 1_000;
+    let first = h.account("GET", "/.sessiongate/api/sessions", current, UA, now);
+    let page = json_body(&first);
+    assert_eq!(page["total"], 150);
+    assert_eq!(page["sessions"].as_array().unwrap().len(), 100);
+    assert_eq!(page["sessions"][0]["current"], true);
+    assert_eq!(page["next"], 100);
+    let second = h.account(
+        "GET",
+        "/.sessiongate/api/sessions?offset=100",
+        current,
+        UA,
+        now,
+    );
+    let rest = json_body(&second);
+    assert_eq!(rest["sessions"].as_array().unwrap().len(), 50);
+    assert_eq!(rest["next"], serde_json::Value::Null);
+    let handles: std::collections::BTreeSet<String> = page["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["sessions"].as_array().unwrap())
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(handles.len(), 150, "every session, once");
+
+    // A session shown only on the second page is revocable, and ends.
+    let target = rest["sessions"][10]["id"].as_str().unwrap();
+    let out = h.account(
+        "DELETE",
+        &format!("/.sessiongate/api/sessions/{target}"),
+        current,
+        UA,
+        now,
+    );
+    assert_eq!(
+        json_body(&out),
+        serde_json::json!({"ok": true, "revoked": 1, "current": false})
+    );
+    let refused = cookies
+        .iter()
+        .filter(|c| h.get("/orders", c, now + 1).response.status == 401)
+        .count();
+    assert_eq!(refused, 1);
+    let after = h.account("GET", "/.sessiongate/api/sessions", current, UA, now + 2);
+    assert_eq!(json_body(&after)["total"], 149);
 }

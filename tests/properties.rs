@@ -183,7 +183,7 @@ proptest! {
 
     #[test]
     fn numbers_in_session_data_round_trip_exactly(number in any::<f64>().prop_filter("finite", |f| f.is_finite())) {
-        let timeouts = Timeouts { idle_ms: 1_000, absolute_ms: 2_000, touch_interval_ms: 100 };
+        let timeouts = Timeouts { idle_ms: 1_000, absolute_ms: 2_000, refresh_interval_ms: 100 };
         let text = serde_json::json!({ "n": number }).to_string();
         let data = JsonObject::parse(&text);
         prop_assert!(data.is_some());

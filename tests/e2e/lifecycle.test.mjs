@@ -286,7 +286,7 @@ describe('logout', () => {
       headers: { cookie, 'user-agent': UA, origin: gateway.url },
     });
     assert.equal(res.status, 200);
-    assert.deepEqual(res.json(), { ok: true, destroyed: 1 });
+    assert.deepEqual(res.json(), { ok: true, destroyed: 1, remaining: 0 });
     assert.ok(res.headers['set-cookie'].some((c) => c.includes('Max-Age=0')));
     assert.equal(errorCode(await get('/echo', cookie)), 'unknown_session');
   });
@@ -299,6 +299,7 @@ describe('logout', () => {
     });
     assert.equal(res.status, 200);
     assert.ok(res.json().destroyed >= 2);
+    assert.equal(res.json().remaining, 0, 'nothing left for a later call');
     assert.equal(errorCode(await get('/echo', a2)), 'unknown_session');
   });
 });

@@ -11,6 +11,9 @@ const summary = document.getElementById('summary');
 const status = document.getElementById('status');
 const revokeOthers = document.getElementById('revoke-others');
 const signOut = document.getElementById('sign-out');
+const showMore = document.getElementById('show-more');
+/** Where the next page of the listing starts (null: everything is shown). */
+let nextOffset = null;
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
@@ -63,22 +66,30 @@ function row(session) {
     const button = element('button', 'danger', 'Sign out');
     button.type = 'button';
     button.setAttribute('aria-label', `Sign out ${session.device}`);
-    button.addEventListener('click', () => act(button, 'DELETE', `${api}/${encodeURIComponent(session.id)}`, () => `Signed out ${session.device}.`));
+    const url = `${api}/${encodeURIComponent(session.id)}`;
+    button.addEventListener('click', () => act(button, () => call('DELETE', url), () => `Signed out ${session.device}.`));
     item.append(button);
   }
   return item;
 }
 
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Shows the first page of sessions; "Show more" appends the next ones. */
 async function load() {
   try {
-    const { user, sessions } = await call('GET', api);
-    const others = sessions.filter((s) => !s.current).length;
-    summary.textContent = `Signed in as ${user}: ${sessions.length} active ${sessions.length === 1 ? 'session' : 'sessions'}.`;
+    const { user, sessions, total, next } = await call('GET', api);
     list.replaceChildren(...sessions.map(row));
-    revokeOthers.hidden = others === 0;
+    nextOffset = next ?? null;
+    summarize(user, total);
+    revokeOthers.hidden = total <= 1;
     signOut.hidden = false;
   } catch (error) {
     list.replaceChildren();
+    nextOffset = null;
+    showMore.hidden = true;
     revokeOthers.hidden = true;
     signOut.hidden = true;
     if (error.status === 401) {
@@ -91,11 +102,32 @@ async function load() {
   }
 }
 
-/** Runs one sign-out call, then reloads the list; `done(result)` says what happened. */
-async function act(button, method, url, done) {
+function summarize(user, total) {
+  const shown = list.children.length;
+  const showing = shown < total ? ` (showing ${shown} of ${total})` : '';
+  summary.textContent = `Signed in as ${user}: ${plural(total, 'active session')}${showing}.`;
+  showMore.hidden = nextOffset === null;
+}
+
+showMore.addEventListener('click', async () => {
+  showMore.disabled = true;
+  try {
+    const { user, sessions, total, next } = await call('GET', `${api}?offset=${nextOffset}`);
+    list.append(...sessions.map(row));
+    nextOffset = next ?? null;
+    summarize(user, total);
+  } catch (error) {
+    say(error.message, true);
+  } finally {
+    showMore.disabled = false;
+  }
+});
+
+/** Runs a sign-out (`run()`), then reloads the list; `done(result)` says what happened. */
+async function act(button, run, done) {
   button.disabled = true;
   try {
-    say(done(await call(method, url)));
+    say(done(await run()));
     await load();
   } catch (error) {
     say(error.message, true);
@@ -104,8 +136,20 @@ async function act(button, method, url, done) {
   }
 }
 
-revokeOthers.addEventListener('click', () => act(revokeOthers, 'POST', `${api}/revoke-others`,
-  ({ revoked }) => `Signed out ${revoked} other ${revoked === 1 ? 'session' : 'sessions'}.`));
+// One call ends as many sessions as one request may; with more, the answer says how many remain
+// and the page calls again until none does.
+async function revokeAllOthers() {
+  let revoked = 0;
+  for (;;) {
+    const answer = await call('POST', `${api}/revoke-others`);
+    revoked += answer.revoked;
+    if (!answer.remaining) return { revoked };
+    say(`Signed out ${revoked} other sessions so far…`);
+  }
+}
+
+revokeOthers.addEventListener('click', () => act(revokeOthers, revokeAllOthers,
+  ({ revoked }) => `Signed out ${plural(revoked, 'other session')}.`));
 signOut.addEventListener('click', async () => {
   signOut.disabled = true;
   try {

@@ -1,0 +1,126 @@
+//! The gate's answers: its own responses (refusals, JSON, the sessions page), the log line of
+//! every decision, and the state one request carries until it is answered.
+
+use super::exchange::{Body, GateResponse};
+use super::refusal::Refused;
+use crate::cookie::CookieSettings;
+use crate::store::Refresh;
+
+/// One decision, for the log: a single JSON line without secrets or session ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LogLine {
+    /// What happened: `forward`, `refuse`, `login`, `logout`, `gateway`, `revoke`.
+    pub event: &'static str,
+    /// The status answered.
+    pub status: u16,
+    /// The refusal's stable code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// Why, in words (never a secret, a key or an id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Keyed handle of the session, never the id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The session's user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The request's method.
+    pub method: String,
+    /// The request's path, without the query.
+    pub path: String,
+}
+
+impl LogLine {
+    /// The line as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// What [`handle`](super::handle) returns.
+#[derive(Debug)]
+pub struct Outcome<B> {
+    /// The response for the client.
+    pub response: GateResponse<B>,
+    /// A refresh of the session's idle expiry, to run after the response (`waitUntil`) through
+    /// the same store; its failure must not affect the response.
+    pub refresh: Option<Refresh>,
+    /// The log line of this request.
+    pub log: LogLine,
+}
+
+/// State carried through one request: the log line and the cookie to set, if any.
+pub(super) struct Flow<'a> {
+    /// The session cookie's settings, when the session settings are valid (to clear it).
+    pub cookie: Option<&'a CookieSettings>,
+    pub log: LogLine,
+    /// A `Set-Cookie` line for the session cookie.
+    pub set_cookie: Option<String>,
+    /// Further headers of the gateway's own for the client.
+    pub extra_headers: Vec<(String, String)>,
+}
+
+impl<'a> Flow<'a> {
+    pub fn new(cookie: Option<&'a CookieSettings>, method: &str, path: &str) -> Self {
+        Flow {
+            cookie,
+            log: LogLine {
+                method: method.to_owned(),
+                path: path.to_owned(),
+                ..LogLine::default()
+            },
+            set_cookie: None,
+            extra_headers: Vec::new(),
+        }
+    }
+
+    /// Refuses the request; refusals about the presented session also clear its cookie.
+    pub fn refuse<B>(mut self, (refusal, detail): Refused) -> Outcome<B> {
+        self.log.event = "refuse";
+        self.log.code = Some(refusal.code());
+        self.log.detail = detail;
+        if refusal.clears_cookie() {
+            self.set_cookie = self.cookie.map(CookieSettings::clear_cookie);
+        }
+        let body = refusal.body();
+        self.answer(refusal.status(), json_headers(), body)
+    }
+
+    /// Answers 200 with the gateway's own JSON.
+    pub fn json_ok<B>(self, body: String) -> Outcome<B> {
+        self.answer(200, json_headers(), body)
+    }
+
+    /// Answers with the gateway's own body, adding the session cookie and extra headers.
+    pub fn answer<B>(
+        mut self,
+        status: u16,
+        mut headers: Vec<(String, String)>,
+        body: String,
+    ) -> Outcome<B> {
+        if let Some(cookie) = self.set_cookie.take() {
+            headers.push(("set-cookie".to_owned(), cookie));
+        }
+        headers.append(&mut self.extra_headers);
+        self.log.status = status;
+        Outcome {
+            response: GateResponse {
+                status,
+                headers,
+                body: Body::Gateway(body),
+            },
+            refresh: None,
+            log: self.log,
+        }
+    }
+}
+
+/// Headers of every JSON answer of the gateway.
+pub(super) fn json_headers() -> Vec<(String, String)> {
+    vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("cache-control".to_owned(), "no-store".to_owned()),
+        ("x-content-type-options".to_owned(), "nosniff".to_owned()),
+    ]
+}

@@ -1,0 +1,262 @@
+//! Sessions in a key-value store with Workers KV's semantics, within its operation limit.
+
+use core::cell::Cell;
+
+use super::layout::{
+    activity_key, id_of_index_key, index_key, index_prefix, record_key, ttl_seconds,
+};
+use super::{Ending, Loaded, Refresh, SessionList, SessionStore, StoreError};
+use crate::session::{Activity, SessionId, SessionRecord};
+
+/// Workers KV allows this many operations per Worker invocation (a bulk read of up to
+/// [`MAX_KEYS_PER_READ`] keys counts as one).
+pub const KV_OPERATIONS_PER_REQUEST: u32 = 1000;
+
+/// Operations bulk work leaves for what may follow in the same invocation (the refresh run after
+/// the response, the ending of the current session after the others).
+const RESERVED_OPERATIONS: u32 = 10;
+
+/// Most keys one bulk read may ask for.
+pub const MAX_KEYS_PER_READ: usize = 100;
+
+/// One page of a listing by prefix.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyPage {
+    /// Key names, in the store's order.
+    pub keys: Vec<String>,
+    /// The cursor of the next page, `None` on the last.
+    pub cursor: Option<String>,
+}
+
+/// The key-value operations sessions need (Workers KV semantics: TTLs in whole seconds, at least
+/// 60; every method is one operation).
+#[allow(async_fn_in_trait)]
+pub trait KeyValueStore {
+    /// The values of up to [`MAX_KEYS_PER_READ`] keys, in order, in one operation.
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, StoreError>;
+    /// Writes `value` under `key`, expiring after `ttl_seconds`.
+    async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError>;
+    /// Deletes `key` (deleting a missing key succeeds).
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// One page (up to 1,000 keys) of the keys starting with `prefix`, after `cursor`.
+    async fn list_page(&self, prefix: &str, cursor: Option<&str>) -> Result<KeyPage, StoreError>;
+}
+
+/// The [`SessionStore`] over a [`KeyValueStore`]. Made per request: it counts the request's
+/// operations, and work over many sessions (ending all of a user's, listing them) stops before
+/// the count would pass [`KV_OPERATIONS_PER_REQUEST`], reporting what is left.
+///
+/// Ending one session deletes its record (what makes it invalid), then its activity and index
+/// entry. Ending many at once deletes as much as the request may: when every key of every session
+/// fits, all of them; otherwise only the records of the sessions still present (read in bulk, 100
+/// keys an operation), leaving their activity and index entries to expire by their TTLs.
+pub struct KvSessions<'a, K> {
+    kv: &'a K,
+    operations: Cell<u32>,
+    limit: u32,
+}
+
+impl<'a, K: KeyValueStore> KvSessions<'a, K> {
+    /// A store for one request, with Workers KV's operation limit.
+    pub fn new(kv: &'a K) -> Self {
+        Self::with_limit(kv, KV_OPERATIONS_PER_REQUEST)
+    }
+
+    /// A store for one request that may make at most `limit` operations.
+    pub fn with_limit(kv: &'a K, limit: u32) -> Self {
+        KvSessions {
+            kv,
+            operations: Cell::new(0),
+            limit,
+        }
+    }
+
+    /// Operations made so far.
+    pub fn operations(&self) -> u32 {
+        self.operations.get()
+    }
+
+    fn count(&self, n: u32) {
+        self.operations.set(self.operations.get().saturating_add(n));
+    }
+
+    /// Operations bulk work may still make.
+    fn spare(&self) -> u32 {
+        self.limit
+            .saturating_sub(RESERVED_OPERATIONS)
+            .saturating_sub(self.operations.get())
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
+        self.count(1);
+        self.kv.get_many(keys).await
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl: u64) -> Result<(), StoreError> {
+        self.count(1);
+        self.kv.put(key, value, ttl).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.count(1);
+        self.kv.delete(key).await
+    }
+
+    /// Every indexed id of `user`, as far as the spare operations go (`false`: not all listed).
+    async fn indexed(&self, user: &str) -> Result<(Vec<SessionId>, bool), StoreError> {
+        let prefix = index_prefix(user);
+        let mut ids = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            if self.spare() == 0 {
+                return Ok((ids, false));
+            }
+            self.count(1);
+            let page = self.kv.list_page(&prefix, cursor.as_deref()).await?;
+            ids.extend(page.keys.iter().filter_map(|k| id_of_index_key(k, &prefix)));
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok((ids, true)),
+            }
+        }
+    }
+
+    /// Which of `ids` still have a record, as far as the spare operations go. The second value
+    /// counts the ids that could not be read.
+    async fn present(&self, ids: &[SessionId]) -> Result<(Vec<SessionId>, usize), StoreError> {
+        let mut present = Vec::new();
+        let mut unread = 0;
+        for chunk in ids.chunks(MAX_KEYS_PER_READ) {
+            if self.spare() <= 1 {
+                unread += chunk.len();
+                continue;
+            }
+            let keys: Vec<String> = chunk.iter().map(record_key).collect();
+            let names: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let values = self.get_many(&names).await?;
+            present.extend(
+                chunk
+                    .iter()
+                    .zip(values)
+                    .filter(|(_, value)| value.is_some())
+                    .map(|(id, _)| id.clone()),
+            );
+        }
+        Ok((present, unread))
+    }
+}
+
+fn decode(record: Option<String>, activity: Option<String>) -> Loaded {
+    let Some(json) = record else {
+        return Loaded::Missing;
+    };
+    match SessionRecord::decode(&json) {
+        Ok(record) => {
+            Loaded::Found(record.with_activity(activity.as_deref().and_then(Activity::decode)))
+        }
+        Err(e) => Loaded::Unusable(e),
+    }
+}
+
+impl<K: KeyValueStore> SessionStore for KvSessions<'_, K> {
+    async fn load(&self, id: &SessionId) -> Result<Loaded, StoreError> {
+        // Record and activity in one bulk read: one operation and one round trip.
+        let (record, activity) = (record_key(id), activity_key(id));
+        let mut values = self.get_many(&[&record, &activity]).await?.into_iter();
+        Ok(decode(values.next().flatten(), values.next().flatten()))
+    }
+
+    async fn create(
+        &self,
+        id: &SessionId,
+        record: &SessionRecord,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        // The record is never rewritten (refreshes go to the activity key), so it lives for the
+        // absolute lifetime; the idle expiry is enforced from the timestamps on every request.
+        // The index entry lives as long, so "log out everywhere" can never miss a live session,
+        // and it is written first: a session that exists is always reachable through it.
+        let ttl = ttl_seconds(record.absolute_expires, now_ms);
+        self.put(&index_key(&record.user, id), "", ttl).await?;
+        self.put(&record_key(id), &record.encode(), ttl).await
+    }
+
+    async fn refresh(&self, refresh: &Refresh) -> Result<(), StoreError> {
+        let activity = &refresh.activity;
+        let ttl = ttl_seconds(activity.idle_expires, activity.last_seen);
+        self.put(&activity_key(&refresh.id), &activity.encode(), ttl)
+            .await
+    }
+
+    async fn end(&self, id: &SessionId, user: Option<&str>) -> Result<(), StoreError> {
+        // The record first: its deletion is what ends the session.
+        self.delete(&record_key(id)).await?;
+        self.delete(&activity_key(id)).await?;
+        match user {
+            Some(user) => self.delete(&index_key(user, id)).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn end_all(&self, user: &str, keep: Option<&SessionId>) -> Result<Ending, StoreError> {
+        let (ids, listed_all) = self.indexed(user).await?;
+        let others: Vec<SessionId> = ids.into_iter().filter(|id| Some(id) != keep).collect();
+        let spare = usize::try_from(self.spare()).unwrap_or(usize::MAX);
+        if listed_all && others.len().saturating_mul(3) <= spare {
+            for id in &others {
+                self.end(id, Some(user)).await?;
+            }
+            return Ok(Ending {
+                ended: others.len(),
+                remaining: 0,
+            });
+        }
+        // More than this request may delete: only the records of sessions still present go now
+        // (index entries and activity expire by TTL), and a later call ends the rest.
+        let (present, unread) = self.present(&others).await?;
+        let mut ended = 0;
+        for id in &present {
+            if self.spare() == 0 {
+                break;
+            }
+            self.delete(&record_key(id)).await?;
+            ended += 1;
+        }
+        let unlisted = usize::from(!listed_all);
+        Ok(Ending {
+            ended,
+            remaining: present.len() - ended + unread + unlisted,
+        })
+    }
+
+    async fn ids_of(&self, user: &str) -> Result<Vec<SessionId>, StoreError> {
+        Ok(self.indexed(user).await?.0)
+    }
+
+    async fn load_sessions(&self, ids: &[SessionId]) -> Result<SessionList, StoreError> {
+        let mut list = SessionList {
+            sessions: Vec::new(),
+            complete: true,
+        };
+        // A record and an activity per session: 50 sessions per bulk read.
+        for chunk in ids.chunks(MAX_KEYS_PER_READ / 2) {
+            if self.spare() == 0 {
+                list.complete = false;
+                break;
+            }
+            let keys: Vec<String> = chunk
+                .iter()
+                .flat_map(|id| [record_key(id), activity_key(id)])
+                .collect();
+            let names: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let mut values = self.get_many(&names).await?.into_iter();
+            for id in chunk {
+                let (record, activity) = (values.next().flatten(), values.next().flatten());
+                if let Loaded::Found(record) = decode(record, activity) {
+                    list.sessions.push((id.clone(), record));
+                }
+            }
+        }
+        Ok(list)
+    }
+}

@@ -2,7 +2,8 @@
 # Runs every test from a clean clone on a fresh machine: it installs what it needs first
 # (Wasm target, wasm-bindgen-cli and worker-build at pinned versions, the npm packages of tests/).
 #   1. formatting and lints (native and wasm32 with the `worker` feature), warnings are errors;
-#   2. native unit, flow, property and doc tests of the core (`cargo test`);
+#   2. native unit, flow, store contract, property and doc tests of the core (`cargo test`), and
+#      its documentation (`cargo doc`, warnings are errors);
 #   3. the real Wasm Worker, built with the release profile, run in workerd with local KV in front
 #      of real HTTP origins on 127.0.0.1 (`node --test tests/e2e/`);
 #   4. the npm package built from the same crate, tested against cookie-signature, cookie and jose,
@@ -25,6 +26,8 @@ cargo clippy --target wasm32-unknown-unknown --features worker -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --no-default-features --features js,js-origin,embed -- -D warnings
 step "cargo test (native core, with the npm bindings' pure parts)"
 cargo test --features js,js-origin
+step "cargo doc (a doc line on every public item, no broken links)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 step "build the Worker"
 bash scripts/build-worker.sh
 step "build the npm package (pkg/dist)"

@@ -209,7 +209,7 @@ async fn list<S: SessionStore>(
         total,
         offset,
         next: (end < total).then_some(end),
-        complete: loaded.complete,
+        complete: loaded.unread == 0,
     };
     serde_json::to_string(&page).map_err(|_| (Refusal::InternalError, None))
 }

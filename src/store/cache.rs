@@ -236,13 +236,14 @@ impl<S: SessionStore> SessionStore for CachedSessions<'_, S> {
         Ok(loaded)
     }
 
-    async fn create(
+    // Pass-throughs hand back the inner store's own futures (no wrapper state machine).
+    fn create(
         &self,
         id: &SessionId,
         record: &SessionRecord,
         now_ms: u64,
-    ) -> Result<(), StoreError> {
-        self.inner.create(id, record, now_ms).await
+    ) -> impl core::future::Future<Output = Result<(), StoreError>> {
+        self.inner.create(id, record, now_ms)
     }
 
     async fn refresh(&self, refresh: &Refresh) -> Result<(), StoreError> {
@@ -281,12 +282,18 @@ impl<S: SessionStore> SessionStore for CachedSessions<'_, S> {
         self.inner.end_all(user, keep).await
     }
 
-    async fn ids_of(&self, user: &str) -> Result<Vec<SessionId>, StoreError> {
-        self.inner.ids_of(user).await
+    fn ids_of(
+        &self,
+        user: &str,
+    ) -> impl core::future::Future<Output = Result<Vec<SessionId>, StoreError>> {
+        self.inner.ids_of(user)
     }
 
-    async fn load_sessions(&self, ids: &[SessionId]) -> Result<SessionList, StoreError> {
-        self.inner.load_sessions(ids).await
+    fn load_sessions(
+        &self,
+        ids: &[SessionId],
+    ) -> impl core::future::Future<Output = Result<SessionList, StoreError>> {
+        self.inner.load_sessions(ids)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Sessions in a key-value store with Workers KV's semantics, within its operation limit.
 
 use core::cell::Cell;
+use core::future::Future;
 
 use super::layout::{
     activity_key, id_of_index_key, index_key, index_prefix, record_key, ttl_seconds,
@@ -47,9 +48,9 @@ pub trait KeyValueStore {
 /// the count would pass [`KV_OPERATIONS_PER_REQUEST`], reporting what is left.
 ///
 /// Ending one session deletes its record (what makes it invalid), then its activity and index
-/// entry. Ending many at once deletes as much as the request may: when every key of every session
-/// fits, all of them; otherwise only the records of the sessions still present (read in bulk, 100
-/// keys an operation), leaving their activity and index entries to expire by their TTLs.
+/// entry. Ending many at once reads which are still present (in bulk, 50 sessions an operation) and
+/// deletes as much as the request may: every key of a session while all of them fit, otherwise
+/// only records, leaving activity and index entries to expire by their TTLs.
 pub struct KvSessions<'a, K> {
     kv: &'a K,
     operations: Cell<u32>,
@@ -87,19 +88,31 @@ impl<'a, K: KeyValueStore> KvSessions<'a, K> {
             .saturating_sub(self.operations.get())
     }
 
-    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
+    // Counted when called: plain functions handing back the store's own futures.
+    fn get_many<'k>(
+        &self,
+        keys: &'k [&'k str],
+    ) -> impl Future<Output = Result<Vec<Option<String>>, StoreError>> + use<'_, 'k, 'a, K> {
         self.count(1);
-        self.kv.get_many(keys).await
+        self.kv.get_many(keys)
     }
 
-    async fn put(&self, key: &str, value: &str, ttl: u64) -> Result<(), StoreError> {
+    fn put<'k>(
+        &self,
+        key: &'k str,
+        value: &'k str,
+        ttl: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + use<'_, 'k, 'a, K> {
         self.count(1);
-        self.kv.put(key, value, ttl).await
+        self.kv.put(key, value, ttl)
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    fn delete<'k>(
+        &self,
+        key: &'k str,
+    ) -> impl Future<Output = Result<(), StoreError>> + use<'_, 'k, 'a, K> {
         self.count(1);
-        self.kv.delete(key).await
+        self.kv.delete(key)
     }
 
     /// Every indexed id of `user`, as far as the spare operations go (`false`: not all listed).
@@ -119,30 +132,6 @@ impl<'a, K: KeyValueStore> KvSessions<'a, K> {
                 None => return Ok((ids, true)),
             }
         }
-    }
-
-    /// Which of `ids` still have a record, as far as the spare operations go. The second value
-    /// counts the ids that could not be read.
-    async fn present(&self, ids: &[SessionId]) -> Result<(Vec<SessionId>, usize), StoreError> {
-        let mut present = Vec::new();
-        let mut unread = 0;
-        for chunk in ids.chunks(MAX_KEYS_PER_READ) {
-            if self.spare() <= 1 {
-                unread += chunk.len();
-                continue;
-            }
-            let keys: Vec<String> = chunk.iter().map(record_key).collect();
-            let names: Vec<&str> = keys.iter().map(String::as_str).collect();
-            let values = self.get_many(&names).await?;
-            present.extend(
-                chunk
-                    .iter()
-                    .zip(values)
-                    .filter(|(_, value)| value.is_some())
-                    .map(|(id, _)| id.clone()),
-            );
-        }
-        Ok((present, unread))
     }
 }
 
@@ -201,31 +190,27 @@ impl<K: KeyValueStore> SessionStore for KvSessions<'_, K> {
     async fn end_all(&self, user: &str, keep: Option<&SessionId>) -> Result<Ending, StoreError> {
         let (ids, listed_all) = self.indexed(user).await?;
         let others: Vec<SessionId> = ids.into_iter().filter(|id| Some(id) != keep).collect();
-        let spare = usize::try_from(self.spare()).unwrap_or(usize::MAX);
-        if listed_all && others.len().saturating_mul(3) <= spare {
-            for id in &others {
-                self.end(id, Some(user)).await?;
-            }
-            return Ok(Ending {
-                ended: others.len(),
-                remaining: 0,
-            });
-        }
-        // More than this request may delete: only the records of sessions still present go now
-        // (index entries and activity expire by TTL), and a later call ends the rest.
-        let (present, unread) = self.present(&others).await?;
-        let mut ended = 0;
-        for id in &present {
-            if self.spare() == 0 {
+        // Only sessions still present are ended: entries left by an earlier call that ran out of
+        // operations (or by sessions that expired) cost no deletes.
+        let present = self.load_sessions(&others).await?;
+        let mut left = present.sessions.len();
+        for (id, _) in &present.sessions {
+            let spare = usize::try_from(self.spare()).unwrap_or(usize::MAX);
+            if spare == 0 {
                 break;
             }
-            self.delete(&record_key(id)).await?;
-            ended += 1;
+            if spare >= 3 * left {
+                self.end(id, Some(user)).await?;
+            } else {
+                // Not every key of every session fits: the record now (what makes the session
+                // invalid), the activity and index entry by their TTLs.
+                self.delete(&record_key(id)).await?;
+            }
+            left -= 1;
         }
-        let unlisted = usize::from(!listed_all);
         Ok(Ending {
-            ended,
-            remaining: present.len() - ended + unread + unlisted,
+            ended: present.sessions.len() - left,
+            remaining: left + present.unread + usize::from(!listed_all),
         })
     }
 
@@ -236,13 +221,13 @@ impl<K: KeyValueStore> SessionStore for KvSessions<'_, K> {
     async fn load_sessions(&self, ids: &[SessionId]) -> Result<SessionList, StoreError> {
         let mut list = SessionList {
             sessions: Vec::new(),
-            complete: true,
+            unread: 0,
         };
         // A record and an activity per session: 50 sessions per bulk read.
         for chunk in ids.chunks(MAX_KEYS_PER_READ / 2) {
             if self.spare() == 0 {
-                list.complete = false;
-                break;
+                list.unread += chunk.len();
+                continue;
             }
             let keys: Vec<String> = chunk
                 .iter()

@@ -79,8 +79,8 @@ pub struct Ending {
 pub struct SessionList {
     /// Every session found, with its record (ended, expired and unusable ones left out).
     pub sessions: Vec<(SessionId, SessionRecord)>,
-    /// Whether every indexed session was read (false when the request's operations ran out).
-    pub complete: bool,
+    /// How many of the ids asked for could not be read (the request's operations ran out).
+    pub unread: usize,
 }
 
 /// Where sessions are kept. Futures are not `Send`: a Worker isolate is single-threaded.

@@ -290,7 +290,7 @@ impl SessionStore for MapSessions {
                 .iter()
                 .filter_map(|id| Some((id.clone(), sessions.get(id.as_str())?.clone())))
                 .collect(),
-            complete: true,
+            unread: 0,
         })
     }
 }

@@ -12,10 +12,11 @@
 use core::fmt;
 
 use crate::assertion::AssertionKey;
-use crate::cookie::{is_valid_cookie_name, CookieSettings, SameSite};
+use crate::cookie::is_valid_cookie_name;
 use crate::headers::{fold_name, RequestHeaderPolicy};
 use crate::paths::{InvalidPathEntry, PublicPaths};
 use crate::session::Timeouts;
+use crate::set_cookie::{CookieSettings, SameSite};
 use crate::signing::Keyring;
 use crate::store::{IsolateMemory, MAX_CACHE_TTL_MS};
 

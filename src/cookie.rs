@@ -1,4 +1,4 @@
-//! `Cookie` request header parsing and `Set-Cookie` building.
+//! `Cookie` request header parsing, and the URI-component coding cookie values use.
 //!
 //! Parsing follows `jshttp/cookie` 0.7 (what express-session uses), which matches browsers:
 //! pairs split on `;`, a pair without `=` is skipped, the first `=` splits name from value,
@@ -8,8 +8,6 @@
 //! the values it returns.
 
 use std::borrow::Cow;
-
-use crate::set_cookie::{self, Attributes, Value};
 
 /// One `name=value` pair of a `Cookie` header, as written (not yet decoded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,77 +157,6 @@ pub fn remove_cookie(header: &str, name: &str) -> Option<String> {
     }
 }
 
-/// The `SameSite` attribute of the session cookie.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SameSite {
-    /// `SameSite=Strict`.
-    Strict,
-    /// `SameSite=Lax`.
-    Lax,
-    /// `SameSite=None` (requires `Secure`).
-    None,
-}
-
-impl SameSite {
-    /// The attribute value as written in `Set-Cookie`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SameSite::Strict => "Strict",
-            SameSite::Lax => "Lax",
-            SameSite::None => "None",
-        }
-    }
-}
-
-/// How the session cookie is written: always `Path=/` and `HttpOnly`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CookieSettings {
-    /// `COOKIE_NAME`.
-    pub name: String,
-    /// `COOKIE_SECURE`: adds `Secure`.
-    pub secure: bool,
-    /// `COOKIE_SAMESITE`.
-    pub same_site: SameSite,
-}
-
-impl CookieSettings {
-    /// `Set-Cookie` value for a session cookie holding `signed_value` (`s:<id>.<sig>`), encoded
-    /// like express-session does (`s%3A…`, `%2B`, `%2F`).
-    ///
-    /// ```
-    /// use sessiongate::cookie::{CookieSettings, SameSite};
-    /// let settings = CookieSettings { name: "__Host-sid".into(), secure: true, same_site: SameSite::Lax };
-    /// assert_eq!(
-    ///     settings.set_cookie("s:abc.d+/e", 3600),
-    ///     "__Host-sid=s%3Aabc.d%2B%2Fe; Max-Age=3600; Path=/; HttpOnly; Secure; SameSite=Lax"
-    /// );
-    /// ```
-    pub fn set_cookie(&self, signed_value: &str, max_age_seconds: u64) -> String {
-        let max_age = i64::try_from(max_age_seconds).unwrap_or(i64::MAX);
-        self.serialize(Value::Plain(signed_value), max_age, None)
-    }
-
-    /// `Set-Cookie` value that removes the session cookie.
-    pub fn clear_cookie(&self) -> String {
-        self.serialize(Value::Encoded(""), 0, Some(0))
-    }
-
-    fn serialize(&self, value: Value<'_>, max_age: i64, expires_ms: Option<i64>) -> String {
-        let attributes = Attributes {
-            max_age: Some(max_age),
-            path: Some("/"),
-            expires_ms,
-            http_only: true,
-            secure: self.secure,
-            same_site: Some(self.same_site),
-            ..Attributes::default()
-        };
-        // The name is validated by configuration and the value is encoded here, so this never
-        // fails; an empty cookie (which clears nothing) is the harmless fallback.
-        set_cookie::serialize(&self.name, value, &attributes).unwrap_or_default()
-    }
-}
-
 /// Whether `name` is a valid cookie name (an RFC 6265 / RFC 7230 token).
 pub fn is_valid_cookie_name(name: &str) -> bool {
     !name.is_empty()
@@ -324,23 +251,6 @@ mod tests {
         );
         assert_eq!(remove_cookie(" sid = 2 ", "sid"), None);
         assert_eq!(remove_cookie("xsid=1", "sid").as_deref(), Some("xsid=1"));
-    }
-
-    #[test]
-    fn set_and_clear_cookie_attributes() {
-        let s = CookieSettings {
-            name: "sid".into(),
-            secure: false,
-            same_site: SameSite::Strict,
-        };
-        assert_eq!(
-            s.set_cookie("s:x.y", 60),
-            "sid=s%3Ax.y; Max-Age=60; Path=/; HttpOnly; SameSite=Strict"
-        );
-        assert_eq!(
-            s.clear_cookie(),
-            "sid=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Strict"
-        );
     }
 
     #[test]

@@ -51,9 +51,8 @@ impl AssertionVerifier {
 /// Whole seconds from a JavaScript number; negative and non-finite values become 0.
 fn seconds(value: f64) -> u64 {
     if value.is_finite() && value > 0.0 {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let whole = value.floor() as u64;
-        whole
+        // A float-to-int `as` saturates: values beyond u64 become u64::MAX.
+        value.floor() as u64
     } else {
         0
     }

@@ -1,16 +1,17 @@
-//! JavaScript bindings of the cookie primitives (feature `js`), for the npm package's main entry. Only plain values cross the boundary (strings, bytes, numbers, booleans),
-//! so the module needs no Worker runtime bindings and no `js-sys`, and nothing here parses JSON
-//! (serde_json and float formatting stay out of this Wasm; the assertion has its own module); the package's JavaScript
-//! wrapper (`pkg/src/primitives.js`) gives them the `cookie-signature` / `cookie` API shapes.
+//! JavaScript bindings of the cookie primitives (feature `js`), for the npm package's main entry.
+//! Only plain values cross the boundary (strings, bytes, numbers, booleans), so the module needs no
+//! Worker runtime bindings and no `js-sys`, and nothing here parses JSON (serde_json and float
+//! formatting stay out of this Wasm; the assertion has its own module); the package's JavaScript
+//! wrapper (`pkg/src/api.js`) gives them the `cookie-signature` / `cookie` API shapes.
 //!
 //! Each call crosses the boundary once: a prepared [`Signer`] is kept by the wrapper per secret,
 //! and `verify` takes the signed text and returns a boolean.
 
 use wasm_bindgen::prelude::*;
 
-use crate::cookie::{is_valid_cookie_name, parse_cookie_header, SameSite};
+use crate::cookie::{is_valid_cookie_name, parse_cookie_header};
 use crate::session::SessionId;
-use crate::set_cookie::{self, Attributes, Priority, SetCookieError, Value};
+use crate::set_cookie::{self, Attributes, Priority, SameSite, SetCookieError, Value};
 use crate::signing::Keyring;
 
 /// Splits the concatenated secret bytes into the secrets, by their lengths.
@@ -148,7 +149,6 @@ fn whole_number(value: f64) -> Option<i64> {
     const LIMIT: f64 = 1e21;
     if value.is_finite() && value.fract() == 0.0 && value.abs() < LIMIT {
         // In range and integral; values beyond i64 saturate, which JS could not tell apart anyway.
-        #[allow(clippy::cast_possible_truncation)]
         Some(value as i64)
     } else {
         None

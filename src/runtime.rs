@@ -228,7 +228,6 @@ impl WorkersKv {
     /// A store for one request that started at `started_ms` (its read budget counts from there).
     fn new(kv: Option<KvBinding>, timeout_ms: u64, started_ms: u64) -> Self {
         // Milliseconds since 1970: far below 2^53, exact as a JavaScript number.
-        #[allow(clippy::cast_precision_loss)]
         let started_ms = started_ms as f64;
         WorkersKv {
             kv,
@@ -262,7 +261,6 @@ impl WorkersKv {
                 .fold(js_text(&e), |text, key| scrubbed(text, key));
             StoreError::Unavailable(text)
         };
-        #[allow(clippy::cast_precision_loss)]
         let budget_ms = self.timeout_ms as f64 - (js_sys::Date::now() - self.started_ms);
         let names: js_sys::Array = keys.iter().map(|key| JsValue::from_str(key)).collect();
         let promise = read_keys(&binding.namespace, &names, budget_ms).map_err(unavailable)?;
@@ -285,7 +283,6 @@ impl KeyValueStore for WorkersKv {
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
         let options = js_sys::Object::new();
         // TTLs are whole seconds far below 2^53, exact as a JavaScript number.
-        #[allow(clippy::cast_precision_loss)]
         let ttl = JsValue::from_f64(ttl_seconds as f64);
         js_sys::Reflect::set(&options, &"expirationTtl".into(), &ttl)
             .map_err(|_| StoreError::Unavailable("building the put options".to_owned()))?;
@@ -381,7 +378,6 @@ impl RuntimeOrigin {
         let headers = origin_headers(&request.headers)?;
         let body = request.body.map_or(JsValue::NULL, JsValue::from);
         // Whole milliseconds far below 2^53, exact as a JavaScript number.
-        #[allow(clippy::cast_precision_loss)]
         let timeout_ms = self.timeout_ms as f64;
         let method = request.method.to_ascii_uppercase();
         let url = format!("{}{}", self.base, request.target);
@@ -607,7 +603,7 @@ pub(crate) async fn serve(
             let sessions = KvSessions::new(kv.as_ref());
             let store = CachedSessions::new(&sessions, &memory, now_ms);
             if let Err(e) = store.refresh(&refresh).await {
-                log_error("touch_failed", Some(&e.to_string()), &[]);
+                log_error("refresh_failed", Some(&e.to_string()), &[]);
             }
         }));
     }

@@ -38,6 +38,14 @@ impl core::fmt::Debug for SessionId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RandomUnavailable;
 
+impl core::fmt::Display for RandomUnavailable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the platform's random source is unavailable")
+    }
+}
+
+impl std::error::Error for RandomUnavailable {}
+
 impl SessionId {
     /// Parses an id taken from a verified cookie. `None` for any other shape.
     pub fn parse(candidate: &str) -> Option<Self> {

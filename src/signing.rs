@@ -58,6 +58,14 @@ pub struct Keyring {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BadSignature;
 
+impl core::fmt::Display for BadSignature {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("bad signature")
+    }
+}
+
+impl std::error::Error for BadSignature {}
+
 impl Keyring {
     /// Builds a keyring from secrets, the signing secret first. Returns `None` when empty.
     pub fn new<S: AsRef<[u8]>>(secrets: &[S]) -> Option<Self> {

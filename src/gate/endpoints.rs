@@ -8,20 +8,7 @@ use super::respond::{Flow, Outcome};
 use super::session_check::endpoint_session;
 use super::sessions_page;
 use crate::config::SessionConfig;
-use crate::headers::header_value;
 use crate::store::SessionStore;
-
-/// Whether an unsafe request comes from the gateway's own origin: `Origin` equal to it, else
-/// `Sec-Fetch-Site` `same-origin` or `none`; a request with neither header is not a browser's.
-pub(super) fn same_origin(headers: &[(String, String)], request_origin: &str) -> bool {
-    if let Some(origin) = header_value(headers, "origin") {
-        return origin == request_origin;
-    }
-    match header_value(headers, "sec-fetch-site") {
-        Some(site) => site == "same-origin" || site == "none",
-        None => true,
-    }
-}
 
 /// Answers a request under `GATEWAY_PATH`; `endpoint` is the path after it.
 pub(super) async fn answer<S: SessionStore, B, Body>(
@@ -40,7 +27,7 @@ pub(super) async fn answer<S: SessionStore, B, Body>(
         return flow.refuse((Refusal::MethodNotAllowed, None));
     }
     // Logout is POST-only, so the cross-site check always applies.
-    if !same_origin(&request.headers, &request.origin) {
+    if !request.is_same_origin() {
         return flow.refuse((Refusal::CrossSiteRequest, None));
     }
     let (sessions, presented, live) =

@@ -1,6 +1,8 @@
 //! What goes in and out of the gate: the client's request, the request to the origin and its
 //! response, and the response for the client.
 
+use crate::headers::header_value;
+
 /// A request as the gateway sees it. `path` is the URL path as the runtime's URL parser produced
 /// it (dot segments resolved), `query` is without the `?`.
 #[derive(Debug)]
@@ -17,6 +19,21 @@ pub struct GateRequest<B> {
     pub headers: Vec<(String, String)>,
     /// The body, opaque to the gate.
     pub body: B,
+}
+
+impl<B> GateRequest<B> {
+    /// Whether the request comes from the gateway's own origin, for unsafe requests to its
+    /// endpoints: `Origin` equal to it, else `Sec-Fetch-Site` `same-origin` or `none`; a request
+    /// with neither header is not a browser's, so not a cross-site request forgery.
+    pub fn is_same_origin(&self) -> bool {
+        if let Some(origin) = header_value(&self.headers, "origin") {
+            return origin == self.origin;
+        }
+        match header_value(&self.headers, "sec-fetch-site") {
+            Some(site) => site == "same-origin" || site == "none",
+            None => true,
+        }
+    }
 }
 
 /// A request for the origin. `target` is the client's path and query; the adapter puts it after

@@ -2,7 +2,7 @@
 //! assertion added), and the origin's response as the client receives it (control headers and
 //! any attempt to set the session cookie removed).
 
-use super::exchange::{Body, GateResponse, OriginRequest};
+use super::exchange::{Body, GateRequest, GateResponse, OriginRequest};
 use super::session_check::LiveSession;
 use crate::assertion::{Claims, ISSUER};
 use crate::config::{ForwardConfig, SessionConfig};
@@ -17,23 +17,26 @@ pub(super) fn is_cors_preflight(method: &str, headers: &[(String, String)]) -> b
 }
 
 /// The client's request, as the origin gets it.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn origin_request<B>(
     forward: &ForwardConfig,
     sessions: Option<&SessionConfig>,
-    method: String,
-    path: &str,
-    query: Option<&str>,
-    headers: Vec<(String, String)>,
+    request: GateRequest<B>,
     session: Option<&LiveSession>,
     now_ms: u64,
-    body: B,
 ) -> OriginRequest<B> {
-    let mut target = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1));
-    target.push_str(path);
+    let GateRequest {
+        method,
+        mut path,
+        query,
+        headers,
+        body,
+        ..
+    } = request;
+    // The path's own buffer becomes the target: no new allocation for a request without a query.
+    let mut target = core::mem::take(&mut path);
     if let Some(q) = query {
         target.push('?');
-        target.push_str(q);
+        target.push_str(&q);
     }
     // The gateway's own cookie is its business: the origin never sees the session id.
     let cookie_name = sessions.map(|s| s.cookie.name.as_str());

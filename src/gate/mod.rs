@@ -89,42 +89,25 @@ where
         return endpoints::answer(flow, sessions, store, &endpoint, &request, now_ms).await;
     }
 
-    let GateRequest {
-        method,
-        path,
-        query,
-        headers,
-        body,
-        ..
-    } = request;
-    let presented = sessions.map_or(Presented::Absent, |s| presented_cookie(s, &headers));
-    let is_public =
-        forward.public_paths.matches(&path) || forward::is_cors_preflight(&method, &headers);
+    let headers = &request.headers;
+    let presented = sessions.map_or(Presented::Absent, |s| presented_cookie(s, headers));
+    let is_public = forward.public_paths.matches(&request.path)
+        || forward::is_cors_preflight(&request.method, headers);
     let live = if is_public {
         None
     } else {
         let Some(s) = sessions else {
             return flow.refuse(session_settings_invalid());
         };
-        match authenticate(&mut flow, s, store, &presented, &headers, now_ms).await {
+        match authenticate(&mut flow, s, store, &presented, headers, now_ms).await {
             Ok(live) => Some(live),
             Err(refused) => return flow.refuse(refused),
         }
     };
 
     // Captured before the headers move into the origin request: a login binds this user agent.
-    let user_agent = header_value(&headers, "user-agent").map(str::to_owned);
-    let origin_request = forward::origin_request(
-        forward,
-        sessions,
-        method,
-        &path,
-        query.as_deref(),
-        headers,
-        live.as_ref(),
-        now_ms,
-        body,
-    );
+    let user_agent = header_value(headers, "user-agent").map(str::to_owned);
+    let origin_request = forward::origin_request(forward, sessions, request, live.as_ref(), now_ms);
     let response = match origin.send(origin_request).await {
         Ok(response) => response,
         Err(OriginError::Timeout) => return flow.refuse((Refusal::OriginTimeout, None)),

@@ -3,7 +3,7 @@
 
 use super::exchange::{Body, GateResponse};
 use super::refusal::Refused;
-use crate::cookie::CookieSettings;
+use crate::set_cookie::CookieSettings;
 use crate::store::Refresh;
 
 /// One decision, for the log: a single JSON line without secrets or session ids.

@@ -10,7 +10,6 @@
 
 use serde::Serialize;
 
-use super::endpoints::same_origin;
 use super::exchange::GateRequest;
 use super::refusal::{store_refusal, Refusal, Refused};
 use super::respond::{Flow, Outcome};
@@ -85,7 +84,7 @@ pub(super) async fn answer<S: SessionStore, B, Body>(
         "/sessions.js" => return static_response(flow, "text/javascript; charset=utf-8", PAGE_JS),
         _ => {}
     }
-    if unsafe_method && !same_origin(&request.headers, &request.origin) {
+    if unsafe_method && !request.is_same_origin() {
         return flow.refuse((Refusal::CrossSiteRequest, None));
     }
     let (sessions, _, live) =

@@ -84,7 +84,7 @@ test('a record with a foreign schema version or extra fields is refused', async 
   assert.equal(errorCode(await get(cookie)), 'unknown_session');
 });
 
-describe('activity refreshes are written once per touch interval, however many requests see them due', () => {
+describe('activity refreshes are written once per refresh interval (TOUCH_INTERVAL), however many requests see them due', () => {
   const getCounted = (cookie) => get(cookie, counted);
   const putsSince = (index) => counted.kvOps.slice(index).filter((op) => op === 'put').length;
 
@@ -122,7 +122,7 @@ describe('activity refreshes are written once per touch interval, however many r
       assert.equal((await getCounted(cookie)).status, 200, 'a failed refresh does not fail the request');
       await sleep(300);
       assert.equal(putsSince(mark), 1);
-      assert.ok(counted.logs.some((line) => line.includes('"touch_failed"')), 'the failure is logged');
+      assert.ok(counted.logs.some((line) => line.includes('"refresh_failed"')), 'the failure is logged');
       mark = counted.kvOps.length;
       assert.equal((await getCounted(cookie)).status, 200);
       await sleep(300);

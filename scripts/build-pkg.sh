@@ -4,6 +4,8 @@
 #                                        runtime bindings, no JSON; Node, Workers, browsers)
 #   origin.js + origin_bg.wasm          from `--features js-origin` (assertion verification)
 #   gate.js + gate_bg.wasm              from `--features embed`     (the gate for JS Workers)
+#   import.js + import_bg.wasm          from `--features js-import` (`sessiongate import`: old
+#                                        sessions into the gateway's KV entries)
 # Both come from the same crate as the Worker, with the size-tuned release profile, then wasm-bindgen
 # (`--target web`, loaded by the package's own entry files) and wasm-opt -Oz.
 set -euo pipefail
@@ -37,3 +39,4 @@ build() {
 build primitives js
 build origin js-origin
 build gate embed
+build import js-import

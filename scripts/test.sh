@@ -20,12 +20,12 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --check
 step "cargo clippy (native, all targets)"
-cargo clippy --all-targets --features js,js-origin -- -D warnings
+cargo clippy --all-targets --features js,js-origin,js-import -- -D warnings
 step "cargo clippy (wasm32: the Worker, and the npm package's three modules)"
 cargo clippy --target wasm32-unknown-unknown --features worker -- -D warnings
-cargo clippy --target wasm32-unknown-unknown --no-default-features --features js,js-origin,embed -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --no-default-features --features js,js-origin,js-import,embed -- -D warnings
 step "cargo test (native core, with the npm bindings' pure parts)"
-cargo test --features js,js-origin
+cargo test --features js,js-origin,js-import
 step "cargo doc (a doc line on every public item, no broken links)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 step "build the Worker"

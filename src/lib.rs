@@ -46,6 +46,8 @@ pub mod store;
 
 #[cfg(feature = "embed")]
 pub mod js_gate;
+#[cfg(feature = "js-import")]
+pub mod js_import;
 #[cfg(feature = "js-origin")]
 pub mod js_origin;
 #[cfg(feature = "js")]

@@ -101,6 +101,10 @@ pub struct SessionRecord {
     /// absent in records written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// Taken over from the app's own session store (`sessiongate import`), not created by the
+    /// gateway. Absent (false) in records the gateway writes.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub imported: bool,
     /// When the session was created.
     pub created: u64,
     /// When the session was last seen (as of the record; see [`Activity`]).
@@ -109,6 +113,10 @@ pub struct SessionRecord {
     pub idle_expires: u64,
     /// When the absolute lifetime ends.
     pub absolute_expires: u64,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// When a session was last used, stored apart from its record.
@@ -205,6 +213,7 @@ impl SessionRecord {
             data,
             ua,
             device: None,
+            imported: false,
             created: now_ms,
             last_seen: now_ms,
             idle_expires: now_ms

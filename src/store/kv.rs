@@ -4,7 +4,8 @@ use core::cell::Cell;
 use core::future::Future;
 
 use super::layout::{
-    activity_key, id_of_index_key, index_key, index_prefix, record_key, ttl_seconds,
+    activity_key, id_of_index_key, index_key, index_prefix, new_session_entries, record_key,
+    ttl_seconds,
 };
 use super::{Ending, Loaded, Refresh, SessionList, SessionStore, StoreError};
 use crate::session::{Activity, SessionId, SessionRecord};
@@ -161,13 +162,11 @@ impl<K: KeyValueStore> SessionStore for KvSessions<'_, K> {
         record: &SessionRecord,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        // The record is never rewritten (refreshes go to the activity key), so it lives for the
-        // absolute lifetime; the idle expiry is enforced from the timestamps on every request.
-        // The index entry lives as long, so "log out everywhere" can never miss a live session,
-        // and it is written first: a session that exists is always reachable through it.
-        let ttl = ttl_seconds(record.absolute_expires, now_ms);
-        self.put(&index_key(&record.user, id), "", ttl).await?;
-        self.put(&record_key(id), &record.encode(), ttl).await
+        for entry in new_session_entries(id, record, now_ms) {
+            self.put(&entry.key, &entry.value, entry.ttl_seconds)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn refresh(&self, refresh: &Refresh) -> Result<(), StoreError> {

@@ -14,7 +14,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use crate::session::SessionId;
+use crate::session::{SessionId, SessionRecord};
 
 /// KV refuses `expirationTtl` below 60 seconds.
 pub const KV_MIN_TTL_SECONDS: u64 = 60;
@@ -47,6 +47,37 @@ pub fn index_key(user: &str, id: &SessionId) -> String {
 /// The session id of an index key listed under `prefix` (`None` for anything else).
 pub fn id_of_index_key(key: &str, prefix: &str) -> Option<SessionId> {
     key.strip_prefix(prefix).and_then(SessionId::parse)
+}
+
+/// One value to write: key, value and `expirationTtl`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// Seconds until KV removes it.
+    pub ttl_seconds: u64,
+}
+
+/// What a new session writes, in order: its index entry first (a session that exists is always
+/// reachable by "log out everywhere"), then its record. Both live for the session's absolute
+/// lifetime: the record is never rewritten (refreshes go to the activity key), and the idle
+/// expiry is enforced from the timestamps on every request.
+pub fn new_session_entries(id: &SessionId, record: &SessionRecord, now_ms: u64) -> [Entry; 2] {
+    let ttl_seconds = ttl_seconds(record.absolute_expires, now_ms);
+    [
+        Entry {
+            key: index_key(&record.user, id),
+            value: String::new(),
+            ttl_seconds,
+        },
+        Entry {
+            key: record_key(id),
+            value: record.encode(),
+            ttl_seconds,
+        },
+    ]
 }
 
 /// KV `expirationTtl` for a value that must live until `until_ms`, written at `now_ms`: the

@@ -7,11 +7,13 @@
 //!   layout of [`layout`], and keeps every request within KV's per-invocation operation limit;
 //! - [`CachedSessions`] wraps any store with the per-isolate read cache and refresh memory of
 //!   [`IsolateMemory`];
+//! - [`import`] builds the same entries for sessions taken over from an express-session store;
 //! - in-memory and faulty stores for tests live in `testing` (feature `testing`).
 
 use core::fmt;
 
 mod cache;
+pub mod import;
 mod kv;
 pub mod layout;
 #[cfg(any(test, feature = "testing"))]

@@ -63,6 +63,9 @@ pub struct SessionConfig {
     pub kv_timeout_ms: u64,
     /// How long an isolate may reuse a session read (0: never; see [`crate::store`]).
     pub session_cache_ttl_ms: u64,
+    /// `WEBSOCKET_RECHECK_SECONDS`, in milliseconds: how often an open WebSocket's session is
+    /// checked again (see [`crate::gate::websocket`]).
+    pub websocket_recheck_ms: u64,
 }
 
 impl SessionConfig {
@@ -544,6 +547,7 @@ fn load_session(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<Ses
         errors,
     );
     let ua_binding = boolean(lookup, "UA_BINDING", true, errors);
+    let websocket_recheck_s = number(lookup, "WEBSOCKET_RECHECK_SECONDS", 60, 1..=3600, errors);
     if let (Some(idle), Some(absolute)) = (idle_s, absolute_s) {
         if absolute < idle {
             errors.push(ConfigError::AbsoluteShorterThanIdle { absolute, idle });
@@ -575,6 +579,7 @@ fn load_session(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<Ses
         ua_binding: ua_binding?,
         kv_timeout_ms: kv_timeout_ms?,
         session_cache_ttl_ms: session_cache_ttl_ms?,
+        websocket_recheck_ms: websocket_recheck_s?.saturating_mul(1000),
     })
 }
 
@@ -638,6 +643,7 @@ mod tests {
             s.session_cache_ttl_ms, 0,
             "the cache is off unless asked for"
         );
+        assert_eq!(s.websocket_recheck_ms, 60_000);
         assert_eq!(s.keyring.len(), 1);
     }
 
@@ -733,6 +739,8 @@ mod tests {
             ("KV_TIMEOUT_MS", "0"),
             ("SESSION_CACHE_TTL_MS", "30001"),
             ("ASSERTION_TTL", "86400"),
+            ("WEBSOCKET_RECHECK_SECONDS", "0"),
+            ("WEBSOCKET_RECHECK_SECONDS", "3601"),
         ] {
             let mut pairs = valid();
             pairs.push((name, value));

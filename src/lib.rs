@@ -54,5 +54,7 @@ pub mod js_origin;
 pub mod js_primitives;
 #[cfg(feature = "runtime")]
 mod runtime;
+#[cfg(feature = "runtime")]
+mod websocket_glue;
 #[cfg(feature = "worker")]
 mod worker_glue;

@@ -20,9 +20,11 @@ use crate::gate::{
     self, Body, GateRequest, GateResponse, Origin, OriginError, OriginRequest, OriginResponse,
     Refusal,
 };
+use crate::headers::header_value;
 use crate::store::{
     CachedSessions, IsolateMemory, KeyPage, KeyValueStore, KvSessions, SessionStore, StoreError,
 };
+use crate::websocket_glue;
 
 /// What an isolate keeps between requests under `config` (nothing when the session settings
 /// are invalid: no session is ever loaded then).
@@ -176,7 +178,7 @@ impl KvBinding {
 /// go through [`read_keys`]: one call across the boundary, one bulk KV read for both keys of a
 /// session, and a timer that is cleared as soon as they are read, so none outlives its request.
 /// Writes, deletes and lists have a timer each.
-struct WorkersKv {
+pub(crate) struct WorkersKv {
     kv: Option<KvBinding>,
     timeout_ms: u64,
     started_ms: f64,
@@ -234,6 +236,12 @@ impl WorkersKv {
             timeout_ms,
             started_ms,
         }
+    }
+
+    /// The same binding and limits with a read budget that starts at `started_ms` (a WebSocket's
+    /// session re-check, long after its request).
+    pub(crate) fn restarted(&self, started_ms: u64) -> Self {
+        WorkersKv::new(self.kv.clone(), self.timeout_ms, started_ms)
     }
 
     fn binding(&self) -> Result<&KvBinding, StoreError> {
@@ -381,8 +389,13 @@ impl RuntimeOrigin {
         let timeout_ms = self.timeout_ms as f64;
         let method = request.method.to_ascii_uppercase();
         let url = format!("{}{}", self.base, request.target);
-        let fetched = fetch_origin(&url, &method, &headers, &body, timeout_ms)
-            .map_err(|e| OriginError::Unreachable(js_text(&e)))?;
+        // Only an accepted WebSocket handshake has `Upgrade` (hygiene strips the client's).
+        let fetched = if header_value(&request.headers, "upgrade").is_some() {
+            websocket_glue::fetch_upgrade(&url, &method, &headers, timeout_ms)
+        } else {
+            fetch_origin(&url, &method, &headers, &body, timeout_ms)
+        }
+        .map_err(|e| OriginError::Unreachable(js_text(&e)))?;
         match JsFuture::from(fetched).await {
             Err(e) => Err(OriginError::Unreachable(js_text(&e))),
             Ok(response) if response.is_null() => Err(OriginError::Timeout),
@@ -464,7 +477,7 @@ fn header_pairs(headers: &web_sys::Headers) -> Vec<(String, String)> {
 }
 
 /// A `Headers` object with `pairs`, in order. The runtime validates them (and throws).
-fn headers_from(pairs: &[(String, String)]) -> Result<web_sys::Headers, JsValue> {
+pub(crate) fn headers_from(pairs: &[(String, String)]) -> Result<web_sys::Headers, JsValue> {
     let representable = pairs
         .iter()
         .all(|(name, value)| !name.contains([':', '\n']) && !value.contains('\n'));
@@ -598,6 +611,7 @@ pub(crate) async fn serve(
     console_log!("{}", outcome.log.to_json());
     if let Some(refresh) = outcome.refresh {
         let memory = memory.clone();
+        let kv = kv.clone();
         run_later(Box::pin(async move {
             // At most one refresh per session and interval in this isolate (see `store`).
             let sessions = KvSessions::new(kv.as_ref());
@@ -606,6 +620,16 @@ pub(crate) async fn serve(
                 log_error("refresh_failed", Some(&e.to_string()), &[]);
             }
         }));
+    }
+    if let Some(websocket) = outcome.websocket {
+        let recheck = websocket_glue::Recheck {
+            kv,
+            memory: memory.clone(),
+        };
+        return websocket_glue::relay(outcome.response, websocket, recheck).or_else(|e| {
+            log_error("websocket_error", Some(&js_text(&e)), &[]);
+            refusal_response(Refusal::OriginUnreachable)
+        });
     }
     match runtime_response(outcome.response) {
         Ok(response) => Ok(response),

@@ -10,7 +10,8 @@
 //! 4. `session_check`: the session from the store, its expiry and user-agent binding;
 //! 5. `forward`: the request for the origin, and its response for the client;
 //! 6. `instructions`: the origin's login and logout instructions;
-//! 7. `respond`: the gateway's own answers and the log line; `refusal`: every refusal.
+//! 7. `respond`: the gateway's own answers and the log line; `refusal`: every refusal;
+//! 8. [`websocket`]: which upgrades are accepted, and the re-check of an open socket's session.
 //!
 //! The only I/O goes through [`SessionStore`] and [`Origin`], so the whole flow runs natively in
 //! tests with an in-memory store and a fake origin. Time is passed in; randomness comes from
@@ -26,6 +27,7 @@ mod refusal;
 mod respond;
 mod session_check;
 mod sessions_page;
+pub mod websocket;
 
 pub use exchange::{
     split_request_url, Body, GateRequest, GateResponse, Origin, OriginError, OriginRequest,
@@ -79,6 +81,8 @@ where
             Some("forwarding settings invalid".to_owned()),
         ));
     };
+    // Asked before hygiene strips `Upgrade`; any other upgrade stays stripped.
+    let is_websocket = websocket::requested(&request.method, &request.headers);
     // Hygiene first, on every route, so nothing below can see a spoofed header either.
     let request = GateRequest {
         headers: forward.header_policy.sanitize(request.headers),
@@ -89,6 +93,11 @@ where
         return endpoints::answer(flow, sessions, store, &endpoint, &request, now_ms).await;
     }
 
+    if is_websocket {
+        if let Err(refused) = websocket::check_origin(&request) {
+            return flow.refuse(refused);
+        }
+    }
     let headers = &request.headers;
     let presented = sessions.map_or(Presented::Absent, |s| presented_cookie(s, headers));
     let is_public = forward.public_paths.matches(&request.path)
@@ -107,7 +116,13 @@ where
 
     // Captured before the headers move into the origin request: a login binds this user agent.
     let user_agent = header_value(headers, "user-agent").map(str::to_owned);
+    let path = is_websocket.then(|| request.path.clone());
     let origin_request = forward::origin_request(forward, sessions, request, live.as_ref(), now_ms);
+    let origin_request = if is_websocket {
+        websocket::origin_request(origin_request)
+    } else {
+        origin_request
+    };
     let response = match origin.send(origin_request).await {
         Ok(response) => response,
         Err(OriginError::Timeout) => return flow.refuse((Refusal::OriginTimeout, None)),
@@ -161,15 +176,31 @@ where
         added.push(("set-cookie".to_owned(), cookie));
     }
     flow.log.status = response.status;
-    Outcome {
-        response: forward::client_response(
-            response.status,
-            response.headers,
-            response.body,
-            sessions.map(|s| s.cookie.name.as_str()),
-            added,
+    let upgraded = response.status == 101;
+    let response = forward::client_response(
+        response.status,
+        response.headers,
+        response.body,
+        sessions.map(|s| s.cookie.name.as_str()),
+        added,
+    );
+    // A handshake the origin refused (any other status) is an ordinary response.
+    let (response, websocket) = match (path, upgraded) {
+        (Some(path), true) => (
+            websocket::client_response(response),
+            Some(websocket::WebSocketRelay::new(
+                sessions,
+                live.as_ref(),
+                user_agent.as_deref(),
+                &path,
+            )),
         ),
+        _ => (response, None),
+    };
+    Outcome {
+        response,
         refresh,
         log: flow.log,
+        websocket,
     }
 }

@@ -3,6 +3,7 @@
 
 use super::exchange::{Body, GateResponse};
 use super::refusal::Refused;
+use super::websocket::WebSocketRelay;
 use crate::set_cookie::CookieSettings;
 use crate::store::Refresh;
 
@@ -48,6 +49,9 @@ pub struct Outcome<B> {
     pub refresh: Option<Refresh>,
     /// The log line of this request.
     pub log: LogLine,
+    /// An accepted WebSocket handshake that the origin upgraded: the glue relays the socket and
+    /// re-checks its session (the response is the origin's `101`).
+    pub websocket: Option<WebSocketRelay>,
 }
 
 /// State carried through one request: the log line and the cookie to set, if any.
@@ -112,6 +116,7 @@ impl<'a> Flow<'a> {
             },
             refresh: None,
             log: self.log,
+            websocket: None,
         }
     }
 }

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Log, LogLevel, Miniflare } from 'miniflare';
+import WebSocket from 'ws';
 import signature from 'cookie-signature';
 import {
   ASSERTION_SECRET, COMPATIBILITY_DATE, SESSION_SECRET, UA, request, sessionCookie, clearsCookie,
@@ -39,7 +40,7 @@ before(async () => {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   dist = path.join(project.dir, 'dist');
-  mf = startBundle({ PUBLIC_PATHS: '/health,/login,/__probe/*' });
+  mf = startBundle({ PUBLIC_PATHS: '/health,/login,/__probe/*', WEBSOCKET_RECHECK_SECONDS: '1' });
   url = (await mf.ready).toString().replace(/\/$/, '');
 });
 
@@ -187,4 +188,39 @@ test('SESSION_CACHE_TTL_MS: the gate object keeps the cache across requests; a l
   } finally {
     await cached.dispose();
   }
+});
+
+/** A WebSocket to the bundled app: `{ ws, next(), closed }` once open, `{ status }` if refused. */
+function openSocket(cookie, origin = url) {
+  const headers = { 'user-agent': UA, origin };
+  if (cookie) headers.cookie = cookie;
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`, { headers });
+  const queue = [];
+  const waiting = [];
+  ws.on('message', (data) => (waiting.length ? waiting.shift()(data.toString()) : queue.push(data.toString())));
+  const closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const next = () => (queue.length ? Promise.resolve(queue.shift()) : new Promise((resolve) => waiting.push(resolve)));
+  return new Promise((resolve, reject) => {
+    ws.on('open', () => resolve({ ws, next, closed }));
+    ws.on('unexpected-response', (_req, res) => {
+      ws.terminate();
+      resolve({ status: res.statusCode });
+    });
+    ws.on('error', reject);
+  });
+}
+
+test('WebSockets: the handler gets the upgrade with the user and returns its 101; a logout closes the socket with 4401', async () => {
+  const cookie = await loginAs('frank');
+  assert.equal((await openSocket(cookie, 'https://evil.example')).status, 403);
+  assert.equal((await openSocket(undefined)).status, 401);
+  const { ws, next, closed } = await openSocket(cookie);
+  ws.send('hi');
+  assert.equal(await next(), 'frank: hi');
+  const out = await request(url, 'POST', '/logout', { headers: { cookie, 'user-agent': UA } });
+  assert.equal(out.status, 200);
+  const endedAt = Date.now();
+  const { code, reason } = await closed;
+  assert.deepEqual({ code, reason }, { code: 4401, reason: 'unknown_session' });
+  assert.ok(Date.now() - endedAt <= 2500, `closed ${Date.now() - endedAt} ms after the logout`);
 });

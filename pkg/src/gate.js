@@ -16,7 +16,8 @@ export function createGate(options) {
     /**
      * Answers `request`. Without `handler`, requests the gate lets through go to `ORIGIN_URL`;
      * with it, they go to `handler(request)` (the embedding app) with the user and assertion
-     * headers set and every client-supplied identity header removed.
+     * headers set and every client-supplied identity header removed. A WebSocket handshake
+     * reaches `handler` with `Upgrade: websocket`; its `101` response's `webSocket` is relayed.
      */
     fetch(request, ctx, handler) {
       if (handler !== undefined && typeof handler !== 'function') {

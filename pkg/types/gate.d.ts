@@ -28,6 +28,9 @@ export interface Gate {
   /**
    * Answers `request`: refusals, the gateway's own endpoints, login and logout handling; requests it
    * lets through go to `handler` (or to `ORIGIN_URL` without one) with the user and assertion headers.
+   * A WebSocket handshake reaches `handler` with `Upgrade: websocket`; answer it with a `101`
+   * `Response` carrying a `webSocket` (a `WebSocketPair`'s client end): the gate relays it and
+   * closes it with 4401 when the session ends.
    */
   fetch(
     request: Request,

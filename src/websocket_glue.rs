@@ -156,7 +156,7 @@ async fn watch(relay: Relay, websocket: WebSocketRelay, every_ms: u64, recheck: 
         let kv = recheck.kv.restarted(now_ms);
         let sessions = KvSessions::new(&kv);
         let store = CachedSessions::new(&sessions, &recheck.memory, now_ms);
-        if let Err(close) = websocket.recheck(&store, now_ms).await {
+        if let Some(close) = websocket.recheck(&store, now_ms).await {
             console_log!("{}", close.log.to_json());
             relay.close(close.code, close.reason);
             return;

@@ -189,7 +189,7 @@ impl Harness {
         &self,
         out: &Outcome<&'static str>,
         now: u64,
-    ) -> Result<(), sessiongate::gate::websocket::SocketClose> {
+    ) -> Option<sessiongate::gate::websocket::SocketClose> {
         let relay = out.websocket.as_ref().expect("a relay");
         let sessions = KvSessions::new(&self.store);
         let store = CachedSessions::new(&sessions, &self.memory, now);
@@ -399,7 +399,7 @@ fn a_public_path_relays_without_a_session_to_recheck() {
     let relay = out.websocket.as_ref().unwrap();
     assert_eq!(relay.recheck_every_ms(), None);
     assert_eq!(value(&h.last_seen_headers(), "x-sessiongate-user"), None);
-    assert_eq!(h.recheck(&out, T0 + 3_600_000), Ok(()));
+    assert_eq!(h.recheck(&out, T0 + 3_600_000), None);
 }
 
 #[test]
@@ -411,9 +411,9 @@ fn the_recheck_closes_with_4401_once_the_session_is_gone() {
         out.websocket.as_ref().unwrap().recheck_every_ms(),
         Some(5000)
     );
-    assert_eq!(h.recheck(&out, T0 + 5000), Ok(()));
+    assert_eq!(h.recheck(&out, T0 + 5000), None);
     let writes = h.store.counts().writes;
-    assert_eq!(h.recheck(&out, T0 + 10_000), Ok(()));
+    assert_eq!(h.recheck(&out, T0 + 10_000), None);
     assert_eq!(
         h.store.counts().writes,
         writes,
@@ -429,7 +429,7 @@ fn the_recheck_closes_with_4401_once_the_session_is_gone() {
         T0 + 12_000,
     );
     assert_eq!(logout.log.event, "logout", "{:?}", logout.log);
-    let close = h.recheck(&out, T0 + 15_000).unwrap_err();
+    let close = h.recheck(&out, T0 + 15_000).unwrap();
     assert_eq!(
         (close.code, close.reason),
         (CLOSE_SESSION_ENDED, "unknown_session")
@@ -449,7 +449,7 @@ fn the_recheck_sees_an_end_through_the_same_isolate_despite_the_session_cache() 
     let h = Harness::with(&[("SESSION_CACHE_TTL_MS", "30000")]);
     let cookie = h.login("alice");
     let out = h.handshake("/chat", &cookie, T0);
-    assert_eq!(h.recheck(&out, T0 + 1000), Ok(()));
+    assert_eq!(h.recheck(&out, T0 + 1000), None);
     *h.origin.instruction.borrow_mut() = Some(("Sessiongate-Logout", "session".to_owned()));
     h.send(
         "POST",
@@ -457,7 +457,7 @@ fn the_recheck_sees_an_end_through_the_same_isolate_despite_the_session_cache() 
         &[("cookie", &cookie), ("user-agent", UA)],
         T0 + 1500,
     );
-    let close = h.recheck(&out, T0 + 2000).unwrap_err();
+    let close = h.recheck(&out, T0 + 2000).unwrap();
     assert_eq!(close.code, CLOSE_SESSION_ENDED);
 }
 
@@ -467,7 +467,7 @@ fn the_recheck_closes_an_expired_session_and_ends_it() {
     let cookie = h.login("alice");
     let out = h.handshake("/chat", &cookie, T0);
     // Messages are not activity: with no request for IDLE_TIMEOUT, the socket's session expires.
-    let close = h.recheck(&out, T0 + 601_000).unwrap_err();
+    let close = h.recheck(&out, T0 + 601_000).unwrap();
     assert_eq!(
         (close.code, close.reason),
         (CLOSE_SESSION_ENDED, "session_expired")
@@ -486,12 +486,12 @@ fn the_recheck_fails_closed_when_the_store_fails() {
     let out = h.handshake("/chat", &cookie, T0);
     for fault in [Fault::Error, Fault::Timeout] {
         h.store.set_fault(Some(fault));
-        let close = h.recheck(&out, T0 + 1000).unwrap_err();
+        let close = h.recheck(&out, T0 + 1000).unwrap();
         assert_eq!(
             (close.code, close.reason),
             (CLOSE_STORE_UNAVAILABLE, "store_unavailable")
         );
     }
     h.store.set_fault(None);
-    assert_eq!(h.recheck(&out, T0 + 2000), Ok(()));
+    assert_eq!(h.recheck(&out, T0 + 2000), None);
 }

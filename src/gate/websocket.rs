@@ -6,10 +6,10 @@
 //!
 //! - [`requested`]: a `GET` whose `Upgrade` lists `websocket`. Every other upgrade (`h2c`, …) is
 //!   an ordinary request with `Upgrade` stripped as a hop-by-hop header.
-//! - [`check_origin`]: the handshake's `Origin` must be the gateway's own origin, whether or not
+//! - `check_origin`: the handshake's `Origin` must be the gateway's own origin, whether or not
 //!   the path is public: browsers send cookies with cross-site handshakes and CORS does not cover
 //!   them (cross-site WebSocket hijacking). The one place where allowed origins are decided.
-//! - [`origin_request`] and [`client_response`]: the handshake headers each side's runtime makes
+//! - `origin_request` and `client_response`: the handshake headers each side's runtime makes
 //!   for itself are dropped; `Sec-WebSocket-Protocol` passes both ways.
 //! - [`WebSocketRelay`]: what the glue needs to relay an accepted socket, and
 //!   [`WebSocketRelay::recheck`], the session check it runs every `WEBSOCKET_RECHECK_SECONDS`.
@@ -188,15 +188,10 @@ impl WebSocketRelay {
 
     /// Checks the socket's session again through `store` (the same checks as a request: present,
     /// not expired, same user agent; an expired or mismatched session is ended as for a request).
-    /// `Err` says how to close the socket. Reads only: re-checks are not activity.
-    pub async fn recheck<S: SessionStore>(
-        &self,
-        store: &S,
-        now_ms: u64,
-    ) -> Result<(), SocketClose> {
-        let Some(watch) = &self.watch else {
-            return Ok(());
-        };
+    /// `Some` says how to close the socket; `None`: the session lives. Reads only: re-checks are
+    /// not activity.
+    pub async fn recheck<S: SessionStore>(&self, store: &S, now_ms: u64) -> Option<SocketClose> {
+        let watch = self.watch.as_ref()?;
         let mut flow = Flow::new(None, "GET", &watch.path);
         flow.log.user = Some(watch.user.clone());
         let headers: Vec<(String, String)> = watch
@@ -215,7 +210,7 @@ impl WebSocketRelay {
         )
         .await
         {
-            Ok(_) => Ok(()),
+            Ok(_) => None,
             Err((refusal, detail)) => {
                 let code = if refusal == Refusal::StoreUnavailable {
                     CLOSE_STORE_UNAVAILABLE
@@ -227,7 +222,7 @@ impl WebSocketRelay {
                 log.status = refusal.status();
                 log.code = Some(refusal.code());
                 log.detail = detail;
-                Err(SocketClose {
+                Some(SocketClose {
                     code,
                     reason: refusal.code(),
                     log,

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { COMPATIBILITY_DATE, COOKIE, ASSERTION_SECRET, SESSION_SECRET, UA, signedCookie } from '../tests/e2e/helpers.mjs';
 import { scriptWorker, seedBenchSession, sessiongateWorker } from './setup.mjs';
@@ -66,8 +66,32 @@ function startEchoOrigin() {
   })));
 }
 
+/**
+ * The workerd process listening on `port` (other workerd processes may start and stop meanwhile on
+ * a shared machine): the listening socket's inode from /proc/net/tcp, then the process holding it.
+ */
+function workerdListeningOn(port) {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set(readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f.length > 9 && f[1].endsWith(`:${hexPort}`) && f[3] === '0A')
+    .map((f) => f[9]));
+  return workerdPids().find((pid) => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try {
+          return inodes.has(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]);
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return false;
+    }
+  }) ?? null;
+}
+
 async function startWorker(script, bindings) {
-  const before = new Set(workerdPids());
   const mf = new Miniflare({
     host: '127.0.0.1', port: 0, cf: false, modules: true, ...script,
     compatibilityDate: COMPATIBILITY_DATE, kvNamespaces: ['SESSIONS'], bindings, log: new Log(LogLevel.WARN),
@@ -77,8 +101,7 @@ async function startWorker(script, bindings) {
     },
   });
   const url = (await mf.ready).toString().replace(/\/$/, '');
-  const pids = workerdPids().filter((pid) => !before.has(pid));
-  return { url, pid: pids.length === 1 ? pids[0] : null, kv: () => mf.getKVNamespace('SESSIONS'), close: () => mf.dispose() };
+  return { url, pid: workerdListeningOn(Number(new URL(url).port)), kv: () => mf.getKVNamespace('SESSIONS'), close: () => mf.dispose() };
 }
 
 /** Opens SOCKETS sockets to `url`; resolves them once all are open. */

@@ -33,7 +33,9 @@ impl ImportBuilder {
                 // In range and whole: exact as an integer.
                 Ok(value as u64)
             } else {
-                Err(format!("{name} must be a whole number of seconds from 1 to 31536000"))
+                Err(format!(
+                    "{name} must be a whole number of seconds from 1 to 31536000"
+                ))
             }
         };
         let idle = whole(idle_timeout_s, "IDLE_TIMEOUT")?;

@@ -90,7 +90,7 @@ where
     }
 
     let headers = &request.headers;
-    let presented = sessions.map_or(Presented::Absent, |s| presented_cookie(s, headers));
+    let presented = sessions.map_or(Presented::Absent, |s| presented_cookie(s, headers, now_ms));
     let is_public = forward.public_paths.matches(&request.path)
         || forward::is_cors_preflight(&request.method, headers);
     let live = if is_public {
@@ -166,7 +166,7 @@ where
             response.status,
             response.headers,
             response.body,
-            sessions.map(|s| s.cookie.name.as_str()),
+            &forward::session_cookie_names(sessions),
             added,
         ),
         refresh,

@@ -144,7 +144,10 @@ mod tests {
         assert_eq!(decoded.last_seen, NOW);
         assert_eq!(decoded.absolute_expires, NOW + 3_600_000);
         assert_eq!(decoded.idle_expires, NOW + T.idle_ms);
-        assert_eq!(decoded.data.as_ref().unwrap().as_str(), r#"{"role":"admin"}"#);
+        assert_eq!(
+            decoded.data.as_ref().unwrap().as_str(),
+            r#"{"role":"admin"}"#
+        );
         assert!(decoded.user_agent_matches(&user_agent_fingerprint(old().user_agent.as_deref())));
         assert_eq!(decoded.device.as_deref(), Some("Firefox 133 on Linux"));
     }

@@ -38,6 +38,8 @@ pub struct SessionConfig {
     pub keyring: Keyring,
     pub assertion_key: AssertionKey,
     pub assertion_ttl_s: u64,
+    /// The assertion's `aud` claim, from `ASSERTION_AUDIENCE` (none when unset).
+    pub assertion_audience: Option<crate::assertion::Audience>,
     pub cookie: CookieSettings,
     pub timeouts: Timeouts,
     pub ua_binding: bool,
@@ -349,6 +351,11 @@ fn load_session(
         errors,
     );
     let ua_binding = boolean(lookup, "UA_BINDING", true, errors);
+    let assertion_audience = non_empty(lookup, "ASSERTION_AUDIENCE").and_then(|raw| {
+        crate::assertion::Audience::from_setting(&raw)
+            .map_err(|e| errors.push(e))
+            .ok()
+    });
     if let (Some(idle), Some(absolute)) = (idle_s, absolute_s) {
         if absolute < idle {
             errors.push(format!(
@@ -371,6 +378,7 @@ fn load_session(
         keyring: Keyring::new(&secrets)?,
         assertion_key: AssertionKey::new(assertion_secret?.as_bytes()),
         assertion_ttl_s: assertion_ttl_s?,
+        assertion_audience,
         cookie: CookieSettings {
             name: cookie_name,
             secure: secure?,
@@ -574,6 +582,27 @@ mod tests {
         let mut pairs = valid();
         pairs.push(("USER_HEADER", "x-sessiongate-assertion"));
         assert!(load_with(&pairs).forward.is_none());
+    }
+
+    #[test]
+    fn assertion_audience() {
+        assert_eq!(
+            load_with(&valid()).session.unwrap().assertion_audience,
+            None
+        );
+        let mut pairs = valid();
+        pairs.push(("ASSERTION_AUDIENCE", r#"["api","admin"]"#));
+        let audience = load_with(&pairs)
+            .session
+            .unwrap()
+            .assertion_audience
+            .unwrap();
+        assert!(audience.contains("admin"));
+        let mut pairs = valid();
+        pairs.push(("ASSERTION_AUDIENCE", "[]"));
+        let c = load_with(&pairs);
+        assert!(c.session.is_none());
+        assert!(c.errors.iter().any(|e| e.contains("ASSERTION_AUDIENCE")));
     }
 
     #[test]

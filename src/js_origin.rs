@@ -31,16 +31,24 @@ impl AssertionVerifier {
     }
 
     /// The claims as JSON text, or an error code (`malformed`, `bad_signature`, `expired`,
-    /// `not_yet_valid`, `wrong_issuer`).
-    pub fn verify(&self, token: &str, now_s: f64, skew_s: f64) -> Result<String, String> {
+    /// `not_yet_valid`, `wrong_issuer`, `wrong_audience`). With `audiences` not empty, the
+    /// token's `aud` must name one of them.
+    pub fn verify(
+        &self,
+        token: &str,
+        now_s: f64,
+        skew_s: f64,
+        audiences: Vec<String>,
+    ) -> Result<String, String> {
         let claims = self
             .key
-            .verify(token, seconds(now_s), seconds(skew_s))
+            .verify_for_audience(token, seconds(now_s), seconds(skew_s), &audiences)
             .map_err(|e| e.code().to_owned())?;
         serde_json::to_string(&claims).map_err(|_| "malformed".to_owned())
     }
 
-    /// Mints a token from claims JSON (`iss`, `sub`, `sid`, `iat`, `exp`, optional `data`).
+    /// Mints a token from claims JSON (`iss`, `sub`, `sid`, `iat`, `exp`, optional `aud` and
+    /// `data`).
     pub fn mint(&self, claims_json: &str) -> Result<String, String> {
         let claims: Claims = crate::json::from_object(claims_json.as_bytes())
             .ok_or_else(|| "claims must be an object with iss, sub, sid, iat and exp".to_owned())?;
@@ -78,13 +86,27 @@ mod tests {
         let token = verifier
             .mint(r#"{"iss":"sessiongate","sub":"alice","sid":"h","iat":100,"exp":200}"#)
             .unwrap();
-        let claims = verifier.verify(&token, 150.0, 0.0).unwrap();
+        let claims = verifier.verify(&token, 150.0, 0.0, vec![]).unwrap();
         assert!(claims.contains(r#""sub":"alice""#));
-        assert_eq!(verifier.verify(&token, 200.0, 0.0), Err("expired".into()));
         assert_eq!(
-            verifier.verify("x.y.z", 150.0, 0.0),
+            verifier.verify(&token, 200.0, 0.0, vec![]),
+            Err("expired".into())
+        );
+        assert_eq!(
+            verifier.verify("x.y.z", 150.0, 0.0, vec![]),
             Err("malformed".into())
         );
+        assert_eq!(
+            verifier.verify(&token, 150.0, 0.0, vec!["api".into()]),
+            Err("wrong_audience".into())
+        );
+        let with_aud = verifier
+            .mint(r#"{"iss":"sessiongate","sub":"a","aud":["web","api"],"sid":"h","iat":100,"exp":200}"#)
+            .unwrap();
+        let claims = verifier
+            .verify(&with_aud, 150.0, 0.0, vec!["api".into()])
+            .unwrap();
+        assert!(claims.contains(r#""aud":["web","api"]"#));
         assert!(verifier.mint("[]").is_err());
     }
 }

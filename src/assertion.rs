@@ -35,11 +35,27 @@ pub struct Claims {
 }
 
 /// The `aud` claim (RFC 7519 §4.1.3): one audience, or several.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Audience {
     One(String),
     Many(Vec<String>),
+}
+
+/// A string or an array of strings. By hand, through the raw JSON text: serde's untagged enums and
+/// `deserialize_any` would bring a second JSON value parser (with floats) into the origin's Wasm.
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        let text = raw.get().as_bytes();
+        let audience = match text.first() {
+            Some(b'"') => serde_json::from_slice(text).map(Audience::One).ok(),
+            Some(b'[') => serde_json::from_slice(text).map(Audience::Many).ok(),
+            _ => None,
+        };
+        audience
+            .ok_or_else(|| serde::de::Error::custom("aud must be a string or an array of strings"))
+    }
 }
 
 /// Most audiences `ASSERTION_AUDIENCE` may list, and the longest one, in bytes.

@@ -12,6 +12,8 @@ use crate::config::MIN_SECRET_LEN;
 #[wasm_bindgen]
 pub struct AssertionVerifier {
     key: AssertionKey,
+    /// Expected audiences (none: `aud` is not checked).
+    audiences: Vec<String>,
 }
 
 #[wasm_bindgen]
@@ -27,22 +29,23 @@ impl AssertionVerifier {
         }
         Ok(AssertionVerifier {
             key: AssertionKey::new(secret),
+            audiences: Vec::new(),
         })
     }
 
+    /// Adds an expected audience: from then on the token's `aud` must name one of them.
+    #[wasm_bindgen(js_name = expectAudience)]
+    pub fn expect_audience(&mut self, audience: &str) {
+        self.audiences.push(audience.to_owned());
+    }
+
     /// The claims as JSON text, or an error code (`malformed`, `bad_signature`, `expired`,
-    /// `not_yet_valid`, `wrong_issuer`, `wrong_audience`). With `audiences` not empty, the
-    /// token's `aud` must name one of them.
-    pub fn verify(
-        &self,
-        token: &str,
-        now_s: f64,
-        skew_s: f64,
-        audiences: Vec<String>,
-    ) -> Result<String, String> {
+    /// `not_yet_valid`, `wrong_issuer`, `wrong_audience`). With expected audiences, the token's
+    /// `aud` must name one of them.
+    pub fn verify(&self, token: &str, now_s: f64, skew_s: f64) -> Result<String, String> {
         let claims = self
             .key
-            .verify_for_audience(token, seconds(now_s), seconds(skew_s), &audiences)
+            .verify_for_audience(token, seconds(now_s), seconds(skew_s), &self.audiences)
             .map_err(|e| e.code().to_owned())?;
         serde_json::to_string(&claims).map_err(|_| "malformed".to_owned())
     }
@@ -86,27 +89,25 @@ mod tests {
         let token = verifier
             .mint(r#"{"iss":"sessiongate","sub":"alice","sid":"h","iat":100,"exp":200}"#)
             .unwrap();
-        let claims = verifier.verify(&token, 150.0, 0.0, vec![]).unwrap();
+        let claims = verifier.verify(&token, 150.0, 0.0).unwrap();
         assert!(claims.contains(r#""sub":"alice""#));
+        assert_eq!(verifier.verify(&token, 200.0, 0.0), Err("expired".into()));
         assert_eq!(
-            verifier.verify(&token, 200.0, 0.0, vec![]),
-            Err("expired".into())
-        );
-        assert_eq!(
-            verifier.verify("x.y.z", 150.0, 0.0, vec![]),
+            verifier.verify("x.y.z", 150.0, 0.0),
             Err("malformed".into())
         );
+        assert!(verifier.mint("[]").is_err());
+
+        let mut for_api = AssertionVerifier::new(&[7u8; 32]).unwrap();
+        for_api.expect_audience("api");
         assert_eq!(
-            verifier.verify(&token, 150.0, 0.0, vec!["api".into()]),
+            for_api.verify(&token, 150.0, 0.0),
             Err("wrong_audience".into())
         );
-        let with_aud = verifier
+        let with_aud = for_api
             .mint(r#"{"iss":"sessiongate","sub":"a","aud":["web","api"],"sid":"h","iat":100,"exp":200}"#)
             .unwrap();
-        let claims = verifier
-            .verify(&with_aud, 150.0, 0.0, vec!["api".into()])
-            .unwrap();
+        let claims = for_api.verify(&with_aud, 150.0, 0.0).unwrap();
         assert!(claims.contains(r#""aud":["web","api"]"#));
-        assert!(verifier.mint("[]").is_err());
     }
 }

@@ -72,11 +72,14 @@ export function createAssertionVerifier({ secret, audience, clockSkewSeconds = 5
   const audiences = audienceList(audience);
   const keys = list.map((one, i) => {
     const bytes = secretBytes(one);
+    let key;
     try {
-      return new AssertionVerifier(bytes);
+      key = new AssertionVerifier(bytes);
     } catch (thrown) {
       throw asTypeError(thrown, list.length > 1 ? `secret[${i}]: ` : '');
     }
+    for (const expected of audiences) key.expectAudience(expected);
+    return key;
   });
   return Object.freeze({
     verify(token) {
@@ -85,7 +88,7 @@ export function createAssertionVerifier({ secret, audience, clockSkewSeconds = 5
       let refusal;
       for (const key of keys) {
         try {
-          const claims = JSON.parse(key.verify(token, nowS, clockSkewSeconds, audiences));
+          const claims = JSON.parse(key.verify(token, nowS, clockSkewSeconds));
           return { user: claims.sub, sessionHandle: claims.sid, data: claims.data ?? null, claims };
         } catch (thrown) {
           if (typeof thrown !== 'string') throw thrown;

@@ -1,7 +1,8 @@
-// The deploy path installs build tools only: wrangler.toml's [build] command (what `npx wrangler
-// deploy` runs) is run here as wrangler runs it, through the shell, with apt-get, sudo and dpkg
-// replaced by stubs that record the call and fail. It must build the Worker without calling any of
-// them, without installing the test packages of tests/ and without downloading Node.js.
+// The deploy path installs build tools only: `npx wrangler deploy --dry-run` (a deploy up to the
+// upload: it runs wrangler.toml's [build] command and bundles the result) is run with apt-get, sudo
+// and dpkg replaced by stubs that record the call and fail. It must build the Worker without calling
+// any of them, without installing the test packages of tests/ and without downloading Node.js, and
+// wrangler must have no warning about the configuration (e.g. "multiple environments").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -19,7 +20,7 @@ function buildCommand() {
   return command;
 }
 
-test("wrangler.toml's [build] command builds the Worker without apt-get, sudo, dpkg or test tools", () => {
+test("a deploy's build (wrangler.toml's [build] command) works without apt-get, sudo, dpkg or test tools, and wrangler warns about nothing", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sessiongate-build-stubs-'));
   try {
     const stubs = path.join(dir, 'bin');
@@ -36,12 +37,28 @@ test("wrangler.toml's [build] command builds the Worker without apt-get, sudo, d
 
     // A machine where the root npm packages were never installed by the build: it installs them.
     fs.rmSync(path.join(ROOT, 'node_modules/.sessiongate-lock-stamp'), { force: true });
-    const env = { ...process.env, PATH: `${stubs}${path.delimiter}${process.env.PATH}`, WRANGLER_COMMAND: 'deploy' };
-    for (const name of ['WASM_BINDGEN_BIN', 'WASM_OPT_BIN', 'OLDEST_NODE']) delete env[name];
+    const env = {
+      ...process.env,
+      PATH: `${stubs}${path.delimiter}${process.env.PATH}`,
+      WRANGLER_SEND_METRICS: 'false',
+      CI: 'true',
+    };
+    for (const name of ['WASM_BINDGEN_BIN', 'WASM_OPT_BIN', 'OLDEST_NODE', 'WRANGLER_COMMAND']) delete env[name];
+    assert.match(buildCommand(), /scripts\/build-worker\.sh/);
     const started = Date.now();
-    const run = spawnSync('sh', ['-c', buildCommand()], { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const outdir = path.join(dir, 'bundle');
+    const wrangler = path.join(ROOT, 'node_modules/.bin/wrangler');
+    const run = spawnSync(wrangler, ['deploy', '--dry-run', '--outdir', outdir], {
+      cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 << 20,
+    });
     const output = `${run.stdout}\n${run.stderr}`;
-    assert.equal(run.status, 0, `build command failed:\n${output.slice(-4000)}`);
+    assert.equal(run.status, 0, `wrangler deploy --dry-run failed:\n${output.slice(-4000)}`);
+    assert.match(output, /\[custom build\] Running: bash scripts\/build-worker\.sh/);
+    assert.match(output, /--dry-run: exiting now/);
+    const warnings = output.split('\n').filter((line) => /\[WARNING\]|▲/.test(line));
+    assert.deepEqual(warnings, [], 'wrangler warned');
+    assert.doesNotMatch(output, /[Mm]ultiple environments/);
+    assert.ok(fs.readdirSync(outdir).some((f) => f.endsWith('.wasm')), 'the bundle holds the Wasm');
 
     const forbidden = fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8') : '';
     assert.equal(forbidden, '', 'the build called apt-get, sudo or dpkg');

@@ -53,6 +53,8 @@ pub struct SessionConfig {
     pub assertion_key: AssertionKey,
     /// `ASSERTION_TTL`, seconds.
     pub assertion_ttl_s: u64,
+    /// The assertion's `aud` claim, from `ASSERTION_AUDIENCE` (none when unset).
+    pub assertion_audience: Option<crate::assertion::Audience>,
     /// Which secret of the keyring is which: position 0 is `SESSION_SECRET`, the others are
     /// `SESSION_SECRETS_PREVIOUS` in order.
     pub secrets: SecretRoles,
@@ -217,6 +219,8 @@ pub enum ConfigError {
         /// `IDLE_TIMEOUT`, seconds.
         idle: u64,
     },
+    /// `ASSERTION_AUDIENCE` is not a string or an array of 1 to 16 strings.
+    Audience(crate::assertion::AudienceError),
     /// The KV namespace binding is missing from the Worker's environment.
     MissingKvBinding {
         /// The binding's name.
@@ -263,6 +267,7 @@ impl fmt::Display for ConfigError {
                 write!(f, "{name} starts with [ but is not a JSON array of strings")
             }
             ConfigError::PublicPath(e) => e.fmt(f),
+            ConfigError::Audience(e) => e.fmt(f),
             ConfigError::SameHeaders => f.write_str("USER_HEADER and ASSERTION_HEADER must differ"),
             ConfigError::AssertionSecretReused => {
                 f.write_str("ASSERTION_SECRET must differ from every session secret")
@@ -774,6 +779,11 @@ fn load_session(
         errors,
     );
     let ua_binding = boolean(lookup, "UA_BINDING", true, errors);
+    let assertion_audience = non_empty(lookup, "ASSERTION_AUDIENCE").and_then(|raw| {
+        crate::assertion::Audience::from_setting(&raw)
+            .map_err(|e| errors.push(ConfigError::Audience(e)))
+            .ok()
+    });
     if let (Some(idle), Some(absolute)) = (idle_s, absolute_s) {
         if absolute < idle {
             errors.push(ConfigError::AbsoluteShorterThanIdle { absolute, idle });
@@ -793,6 +803,7 @@ fn load_session(
         secrets: secret_roles,
         assertion_key: AssertionKey::new(assertion_secret?.as_bytes()),
         assertion_ttl_s: assertion_ttl_s?,
+        assertion_audience,
         previous_cookie: previous_name.map(|name| CookieSettings {
             name,
             domain: previous_domain,
@@ -1009,6 +1020,27 @@ mod tests {
         let mut pairs = valid();
         pairs.push(("USER_HEADER", "x-sessiongate-assertion"));
         assert!(load_with(&pairs).forward.is_none());
+    }
+
+    #[test]
+    fn assertion_audience() {
+        assert_eq!(
+            load_with(&valid()).session.unwrap().assertion_audience,
+            None
+        );
+        let mut pairs = valid();
+        pairs.push(("ASSERTION_AUDIENCE", r#"["api","admin"]"#));
+        let audience = load_with(&pairs)
+            .session
+            .unwrap()
+            .assertion_audience
+            .unwrap();
+        assert!(audience.contains("admin"));
+        let mut pairs = valid();
+        pairs.push(("ASSERTION_AUDIENCE", "[]"));
+        let c = load_with(&pairs);
+        assert!(c.session.is_none());
+        assert!(texts(&c).iter().any(|e| e.contains("ASSERTION_AUDIENCE")));
     }
 
     #[test]

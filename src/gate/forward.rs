@@ -60,6 +60,7 @@ pub(super) fn origin_request<B>(
         let claims = Claims {
             iss: ISSUER.to_owned(),
             sub: live.record.user.clone(),
+            aud: s.assertion_audience.clone(),
             sid: live.handle.clone(),
             iat: now_s,
             exp: now_s.saturating_add(s.assertion_ttl_s),

@@ -21,7 +21,13 @@ export const UA = 'Mozilla/5.0 (X11; Linux x86_64) e2e/1.0';
 export const COOKIE = 'sessiongate';
 
 const KV_WRAPPER = readFileSync(new URL('./fixtures/kv-wrapper.mjs', import.meta.url), 'utf8');
-export const COMPATIBILITY_DATE = '2026-04-01';
+/** wrangler.toml's compatibility_date: the Worker runs in the tests as it is deployed. */
+export const COMPATIBILITY_DATE = (() => {
+  const toml = readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
+  const date = /^compatibility_date\s*=\s*"(\d{4}-\d{2}-\d{2})"/m.exec(toml)?.[1];
+  if (!date) throw new Error('wrangler.toml has no compatibility_date = "YYYY-MM-DD"');
+  return date;
+})();
 
 /**
  * Starts the gateway Worker (build/index.js and its Wasm) in workerd. `vars` override the defaults

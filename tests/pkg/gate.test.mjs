@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Log, LogLevel, Miniflare } from 'miniflare';
 import signature from 'cookie-signature';
 import {
-  ASSERTION_SECRET, COMPATIBILITY_DATE, SESSION_SECRET, UA, request, sessionCookie, clearsCookie,
+  ASSERTION_SECRET, COMPATIBILITY_DATE, ROOT, SESSION_SECRET, UA, request, sessionCookie, clearsCookie,
 } from '../e2e/helpers.mjs';
 import { verifyAssertion } from '../../pkg/src/origin-node.js';
 import { TESTS, freshProject } from './pack.mjs';
@@ -33,7 +33,7 @@ before(async () => {
     'binding = "SESSIONS"',
     'id = "local"',
   ].join('\n'));
-  execFileSync(path.join(TESTS, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', 'dist'], {
+  execFileSync(path.join(ROOT, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', 'dist'], {
     cwd: project.dir,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -196,8 +196,8 @@ export async function main(argv, { out = process.stdout, err = process.stderr, i
     const namespace = v['namespace-id'] ? ['--namespace-id', v['namespace-id']] : ['--binding', v.binding ?? 'SESSIONS'];
     const flags = [...namespace, `--${mode}`];
     if (v.env) flags.push('--env', v.env);
-    if (v.config) flags.push('--config', v.config);
-    if (v['persist-to']) flags.push('--persist-to', v['persist-to']);
+    if (v.config) flags.push('--config', path.resolve(v.config));
+    if (v['persist-to']) flags.push('--persist-to', path.resolve(v['persist-to']));
     const stamp = new Date(now ?? Date.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
     settings = {
       source,
@@ -290,6 +290,7 @@ function formatSummary(s, settings) {
     for (const f of s.deleteFiles) lines.push(`  npx wrangler kv bulk delete ${flags} --force ${shellQuote(f.file)}`);
     lines.push('');
     lines.push(`Then delete the files: rm -r ${shellQuote(s.out)}`);
+    lines.push('Load them before the next run: the manifest counts them as loaded.');
   }
   lines.push(`Manifest of imported sessions: ${settings.manifest} (mode 0600; keep it for the next run, it holds session ids).`);
   return `${lines.join('\n')}\n`;

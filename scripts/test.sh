@@ -40,5 +40,6 @@ step "end-to-end tests in workerd"
 node --test --test-concurrency=2 tests/e2e/
 step "npm package tests (differential, origin, embedded gate in workerd, pack and install, Chromium)"
 node --test --test-concurrency=2 tests/pkg/
+step "import tests: sessiongate import from real stores into local KV, then the gateway" && bash scripts/test-import.sh
 step "browser tests: the demo app and the sessions page in headless Chromium (screenshots in build/screenshots)"
 node --test --test-concurrency=1 tests/browser/

@@ -563,7 +563,10 @@ fn days_from_date(text: &str) -> Option<u64> {
     if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
         return None;
     }
-    let (y, m, d): (i64, i64, i64) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    // Parsed as u64 (the one integer parser the binary already carries), then signed for the
+    // arithmetic below.
+    let number = |t: &str| t.parse::<u64>().ok().and_then(|n| i64::try_from(n).ok());
+    let (y, m, d) = (number(y)?, number(m)?, number(d)?);
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     let month_days = [
         31,

@@ -44,9 +44,10 @@ pub(super) fn origin_request<B>(
     let mut out: Vec<(String, String)> = Vec::with_capacity(headers.len() + 2);
     for (name, value) in headers {
         if !names.is_empty() && name.eq_ignore_ascii_case("cookie") {
-            let rest = names.iter().try_fold(value, |value, cookie_name| {
-                remove_cookie(&value, cookie_name)
-            });
+            let mut rest = Some(value);
+            for cookie_name in &names {
+                rest = rest.and_then(|value| remove_cookie(&value, cookie_name));
+            }
             if let Some(rest) = rest {
                 out.push((name, rest));
             }
@@ -81,12 +82,14 @@ pub(super) fn origin_request<B>(
 
 /// The session cookie's names: `COOKIE_NAME`, and `COOKIE_NAME_PREVIOUS` when set.
 pub(super) fn session_cookie_names(sessions: Option<&SessionConfig>) -> Vec<&str> {
-    sessions.map_or_else(Vec::new, |s| {
-        core::iter::once(&s.cookie)
-            .chain(&s.previous_cookie)
-            .map(|c| c.name.as_str())
-            .collect()
-    })
+    let mut names = Vec::with_capacity(2);
+    if let Some(s) = sessions {
+        names.push(s.cookie.name.as_str());
+        if let Some(previous) = &s.previous_cookie {
+            names.push(previous.name.as_str());
+        }
+    }
+    names
 }
 
 /// Whether an origin response header sets the session cookie. The gateway owns that cookie: an

@@ -299,6 +299,18 @@ impl CookieSettings {
         self.serialize(Value::Encoded(""), 0, Some(0))
     }
 
+    /// With a `Domain`: a `Set-Cookie` value that removes a *host-only* cookie of the same name and
+    /// path, which the browser keeps apart from the `Domain` one (an app's cookie from before it set
+    /// a `Domain`). `None` for a host-only setting.
+    pub fn clear_host_only_cookie(&self) -> Option<String> {
+        self.domain.as_ref()?;
+        let host_only = CookieSettings {
+            domain: None,
+            ..self.clone()
+        };
+        Some(host_only.clear_cookie())
+    }
+
     fn serialize(&self, value: Value<'_>, max_age: i64, expires_ms: Option<i64>) -> String {
         let attributes = Attributes {
             max_age: Some(max_age),

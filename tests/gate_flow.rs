@@ -2059,7 +2059,11 @@ fn a_cookie_under_the_previous_name_is_served_and_moved_to_the_new_name() {
         Some("theme=dark")
     );
     let set = set_cookies(&out);
-    assert_eq!(set.len(), 2, "{set:?}");
+    // The new cookie, the old one cleared with its Domain, and a host-only one of the old name.
+    assert_eq!(set.len(), 3, "{set:?}");
+    assert!(set
+        .iter()
+        .any(|c| c.starts_with("connect.sid=; Max-Age=0; Path=/;")));
     let new_cookie = set
         .iter()
         .find(|c| c.starts_with("sid="))
@@ -2141,4 +2145,43 @@ fn cookie_scope_settings_that_browsers_would_drop_are_configuration_errors() {
             h.config.errors
         );
     }
+}
+
+#[test]
+fn with_a_domain_the_reissue_also_clears_a_host_only_cookie_of_the_name() {
+    // The browser holds the app's host-only cookie (sent first, from before the app set a
+    // Domain) beside the Domain one: one cookie must be left, under the current secret.
+    let h = Harness::with(&[
+        (
+            "SESSION_SECRETS_PREVIOUS",
+            &format!(r#"["{OLD_SECRET}","{WEAK_SECRET}"]"#),
+        ),
+        ("ALLOW_WEAK_PREVIOUS_SECRETS", "2023-11-20"),
+        ("COOKIE_SECURE", "true"),
+        ("COOKIE_DOMAIN", "example.com"),
+    ]);
+    h.import(OLD_APP_ID, "carol", T0);
+    let weak_cookie = cookie_signed_with("sid", OLD_APP_ID, WEAK_SECRET);
+    let out = h.get(
+        "/orders",
+        &format!("{weak_cookie}; {weak_cookie}"),
+        T0 + 1_000,
+    );
+    assert_eq!(out.response.status, 200, "{:?}", out.log);
+    let set = set_cookies(&out);
+    assert_eq!(set.len(), 2, "{set:?}");
+    assert!(set.iter().any(|c| c.starts_with(&format!(
+        "{}; Max-Age=2999; Domain=example.com; Path=/;",
+        cookie_signed_with("sid", OLD_APP_ID, SECRET)
+    ))));
+    assert!(set
+        .iter()
+        .any(|c| c.starts_with("sid=; Max-Age=0; Path=/;") && !c.contains("Domain")));
+    // Without a Domain, nothing else is cleared.
+    let host_only = weak_harness("2023-11-20");
+    host_only.import(OLD_APP_ID, "carol", T0);
+    assert_eq!(
+        set_cookies(&host_only.get("/orders", &weak_cookie, T0 + 1_000)).len(),
+        1
+    );
 }

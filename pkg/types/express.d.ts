@@ -50,6 +50,35 @@ export interface RefusalBody {
 export function sessiongate(options: SessiongateMiddlewareOptions): SessiongateMiddleware;
 export default sessiongate;
 
+/** What `login` and `logout` need of a response: Node's `ServerResponse` and Express's `res` fit. */
+export interface HeaderResponseLike {
+  setHeader(name: string, value: string): unknown;
+  removeHeader?(name: string): unknown;
+}
+
+/**
+ * Session data: a plain object (not an array, not a class instance: checked when called), at most
+ * 2048 bytes as sent (ASCII-only JSON). `object`, so that values typed by an interface fit too.
+ */
+export type SessionData = object;
+
+/** Which sessions `logout` ends: the current one, or every session of its user on every device. */
+export type LogoutScope = 'session' | 'all';
+
+/**
+ * Tells the gateway to log `user` in: sets `Sessiongate-Login: {"user":…,"data":{…}}` (ASCII-only
+ * JSON, `\uXXXX` escapes) and removes any `Sessiongate-Logout`. `user` is 1–256 printable ASCII
+ * characters without a leading or trailing space; `data` (optional) is passed back to the origin in
+ * every assertion of the session. Throws a `TypeError` for what the gateway would refuse. Returns `res`.
+ */
+export function login<R extends HeaderResponseLike>(res: R, user: string, data?: SessionData | null): R;
+
+/**
+ * Tells the gateway to end the current session (`'session'`, the default) or every session of the
+ * current user (`'all'`): sets `Sessiongate-Logout` and removes any `Sessiongate-Login`. Returns `res`.
+ */
+export function logout<R extends HeaderResponseLike>(res: R, scope?: LogoutScope): R;
+
 declare global {
   namespace Express {
     interface Request {

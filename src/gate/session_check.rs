@@ -89,7 +89,8 @@ pub(super) async fn authenticate<'a, S: SessionStore>(
 /// A cookie that verified with a previous secret, or came under the previous name, is issued
 /// again under the current secret and name: same id, same remaining lifetime, the configured
 /// `Domain` and `Path` (so it replaces the browser's cookie instead of adding one). A cookie under
-/// the previous name is cleared with that name's own `Domain` and `Path`.
+/// the previous name is cleared with that name's own `Domain` and `Path`. Where a name has a
+/// `Domain`, a host-only cookie of that name is cleared as well.
 fn reissue(
     flow: &mut Flow<'_>,
     sessions: &SessionConfig,
@@ -106,9 +107,15 @@ fn reissue(
         .div_ceil(1000);
     let signed = format!("s:{}", sessions.keyring.sign(cookie.id.as_str()));
     flow.set_cookie = Some(sessions.cookie.set_cookie(&signed, remaining_s));
+    // A browser may hold a host-only cookie of the name beside the `Domain` one (the app's, from
+    // before it set a `Domain`), sent first: removed too, so that one cookie is left.
+    let mut clears = vec![sessions.cookie.clear_host_only_cookie()];
     if let Some(previous) = flow.previous_cookie.take() {
-        flow.extra_headers
-            .push(("set-cookie".to_owned(), previous.clear_cookie()));
+        clears.push(Some(previous.clear_cookie()));
+        clears.push(previous.clear_host_only_cookie());
+    }
+    for line in clears.into_iter().flatten() {
+        flow.extra_headers.push(("set-cookie".to_owned(), line));
     }
 }
 

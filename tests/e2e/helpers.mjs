@@ -42,10 +42,12 @@ export const COMPATIBILITY_DATE = (() => {
  *   ignoring later writes and deletes, like KV's per-location cache; 'key-by-key' and
  *   'keys-are-strings': bindings without bulk reads; see fixtures/kv-wrapper.mjs);
  *   `setKvMode(null)` returns to the start-up mode.
+ * `kvPersist: dir` keeps KV in that directory, so a gateway started later on it (a restart, e.g.
+ * with other settings) sees the same sessions.
  * Returns `{ url, mf, kv(), kvOps, setKvMode(), logs, close() }`; `kv()` is the underlying namespace
  * (for seeding and inspecting records), `logs` collects the Worker's console lines.
  */
-export async function startGateway({ originUrl, vars = {}, kvFault = null, countKv = false } = {}) {
+export async function startGateway({ originUrl, vars = {}, kvFault = null, countKv = false, kvPersist } = {}) {
   const bindings = {
     SESSION_SECRET,
     ASSERTION_SECRET,
@@ -98,6 +100,7 @@ export async function startGateway({ originUrl, vars = {}, kvFault = null, count
     port: 0,
     cf: false, // no request to workers.cloudflare.com for the `cf` object
     workers,
+    ...(kvPersist ? { kvPersist } : {}),
     log: new Log(LogLevel.WARN),
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {

@@ -212,7 +212,7 @@ test('TypeScript declarations: every runtime export is declared, and a strict co
   fs.writeFileSync(path.join(project.dir, 'consumer.ts'), `
     import { sign, unsign, parseCookie, serializeCookie, generateSessionId, createSigner, type Signer } from 'sessiongate';
     import { verifyAssertion, mintAssertion, createAssertionVerifier, AssertionError, type VerifiedAssertion } from 'sessiongate/origin';
-    import sessiongate from 'sessiongate/express';
+    import sessiongate, { login, logout, type LogoutScope } from 'sessiongate/express';
     import { createGate, type Gate } from 'sessiongate/gate';
     const signed: string = sign('v', ['a', new Uint8Array(4)]);
     const value: string | false = unsign(signed, 'a');
@@ -230,6 +230,18 @@ test('TypeScript declarations: every runtime export is declared, and a strict co
     const who: string | undefined = req.sessiongate?.user;
     declare const env: { SESSIONS: { get(k: string): Promise<unknown>; put(k: string, v: string): Promise<void>; delete(k: string): Promise<void>; list(): Promise<unknown> } };
     const gate: Gate = createGate({ kv: env.SESSIONS, SESSION_SECRET: 's', ASSERTION_SECRET: 'a', ASSERTION_AUDIENCE: 'api' });
+    declare const res: { statusCode: number; setHeader(name: string, value: string): void; json(body: unknown): void };
+    interface Profile { role: string; name: string }
+    declare const profile: Profile;
+    login(res, 'alice', profile).json({ ok: true });
+    login(res, 'bob');
+    const scope: LogoutScope = 'all';
+    logout(res, scope).json({ ok: true });
+    logout(res);
+    // @ts-expect-error the scope is 'session' or 'all'
+    logout(res, 'everywhere');
+    // @ts-expect-error the user id is a string
+    login(res, 42);
     export const all = [value, signer, cookies, header, id, verified, aud, status, verifier, middleware, who, gate];
     // @ts-expect-error unsign returns string | false, not string
     export const wrong: string = unsign(signed, 'a');

@@ -131,7 +131,7 @@ fn main() {
         ("ORIGIN_URL", "http://127.0.0.1:9000"),
         ("COOKIE_NAME", "sid"),
     ]);
-    let loaded = config::load(&|name| vars.get(name).map(|v| (*v).to_owned()));
+    let loaded = config::load(&|name| vars.get(name).map(|v| (*v).to_owned()), NOW);
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
     let request = || GateRequest {
         method: "GET".into(),

@@ -14,8 +14,8 @@
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
-# shellcheck source=ensure-tools.sh
-source "$repo_root/scripts/ensure-tools.sh"
+# shellcheck source=test-tools.sh
+source "$repo_root/scripts/test-tools.sh"
 seconds=${1:-10}
 connections=${2:-16}
 rounds=${3:-3}

@@ -11,8 +11,8 @@
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
-# shellcheck source=ensure-tools.sh
-source "$repo_root/scripts/ensure-tools.sh"
+# shellcheck source=build-tools.sh
+source "$repo_root/scripts/build-tools.sh"
 
 out="$repo_root/pkg/dist"
 rm -rf "$out"
@@ -24,16 +24,15 @@ build() {
   cargo build --lib --release --target wasm32-unknown-unknown --no-default-features --features "$features"
   # --weak-refs: objects the wrapper drops are freed by a FinalizationRegistry.
   "$WASM_BINDGEN_BIN" --target web --weak-refs --out-dir "$out" --out-name "$name" "$wasm"
-  # Same feature list as scripts/build-worker.sh: nothing newer than workerd, Node 18 and current
-  # browsers run.
-  "$WASM_OPT_BIN" "$out/${name}_bg.wasm" -Oz --strip-debug \
+  # Same feature list as scripts/build-worker.sh: nothing newer than workerd, Node 20 and current
+  # browsers run. An unchanged module is not optimized again.
+  wasm_opt_cached "$out/${name}_bg.wasm" -Oz --strip-debug \
     --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
-    --enable-bulk-memory --enable-multivalue --enable-reference-types \
-    -o "$out/${name}_bg.wasm"
+    --enable-bulk-memory --enable-multivalue --enable-reference-types
   local raw gz
   raw=$(wc -c < "$out/${name}_bg.wasm")
   gz=$(gzip -9 -c "$out/${name}_bg.wasm" | wc -c)
-  echo "[build-pkg] pkg/dist/${name}_bg.wasm: $raw bytes raw, $gz bytes gzip" >&2
+  echo "[build-pkg] pkg/dist/${name}_bg.wasm: $((raw)) bytes raw, $((gz)) bytes gzip" >&2
 }
 
 build primitives js

@@ -17,7 +17,12 @@ const DEMO_USERS = {
   bob: { role: 'user' },
 };
 
-/** Verifies an HS256 JWT with `secret`; returns `{ claims }` or `{ error }`. */
+/**
+ * Verifies an HS256 JWT with `secret`; returns `{ claims }` or `{ error }`. Written by hand only so
+ * that the demo runs with nothing installed: a real origin uses the npm package's verifier
+ * (`sessiongate/express`, `sessiongate/origin`) or `jose` (SECURITY.md, "The origin must check the
+ * assertion").
+ */
 export function verifyAssertion(token, secret, nowSeconds = Math.floor(Date.now() / 1000)) {
   if (!token) return { error: 'missing' };
   const parts = token.split('.');

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-// helpers.mjs resolves miniflare and cookie-signature from tests/node_modules.
+// helpers.mjs resolves miniflare from the root node_modules and cookie-signature from tests/node_modules.
 const helpers = await import(pathToFileURL(path.join(ROOT, 'tests', 'e2e', 'helpers.mjs')).href);
 const {
   ASSERTION_SECRET, COOKIE, errorCode, postLogin, request, sessionCookie, signedCookie, startDemoOrigin,

@@ -26,6 +26,9 @@ pub struct Claims {
     pub iss: String,
     /// Subject: the user id.
     pub sub: String,
+    /// Who the assertion is for (`ASSERTION_AUDIENCE`); absent unless configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience>,
     /// The session handle (a keyed hash of the session id, never the id).
     pub sid: String,
     /// Issued at, Unix seconds.
@@ -35,6 +38,104 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// The session data the origin stored at login, as its exact JSON text.
     pub data: Option<JsonObject>,
+}
+
+/// The `aud` claim (RFC 7519 §4.1.3): one audience, or several.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// One audience (`"aud":"api"`).
+    One(String),
+    /// Several (`"aud":["api","admin"]`).
+    Many(Vec<String>),
+}
+
+/// A string or an array of strings. By hand, through the raw JSON text: serde's untagged enums and
+/// `deserialize_any` would bring a second JSON value parser (with floats) into the origin's Wasm.
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        let text = raw.get().as_bytes();
+        let audience = match text.first() {
+            Some(b'"') => serde_json::from_slice(text).map(Audience::One).ok(),
+            Some(b'[') => serde_json::from_slice(text).map(Audience::Many).ok(),
+            _ => None,
+        };
+        audience
+            .ok_or_else(|| serde::de::Error::custom("aud must be a string or an array of strings"))
+    }
+}
+
+/// Most audiences `ASSERTION_AUDIENCE` may list, and the longest one, in bytes.
+const MAX_AUDIENCES: usize = 16;
+
+/// Why `ASSERTION_AUDIENCE` was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AudienceError {
+    /// It starts with `[` but is not a JSON array of strings.
+    NotAnArrayOfStrings,
+    /// The array holds this many audiences, not 1 to 16.
+    Count(usize),
+    /// An audience is empty or longer than 256 bytes.
+    Entry,
+}
+
+impl core::fmt::Display for AudienceError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            AudienceError::NotAnArrayOfStrings => {
+                f.write_str("ASSERTION_AUDIENCE starts with [ but is not a JSON array of strings")
+            }
+            AudienceError::Count(n) => write!(
+                f,
+                "ASSERTION_AUDIENCE must list 1 to {MAX_AUDIENCES} audiences, got {n}"
+            ),
+            AudienceError::Entry => write!(
+                f,
+                "ASSERTION_AUDIENCE entries must be non-empty and at most {MAX_AUDIENCE_LEN} bytes"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AudienceError {}
+const MAX_AUDIENCE_LEN: usize = 256;
+
+impl Audience {
+    /// Whether `name` is the audience or one of them.
+    pub fn contains(&self, name: &str) -> bool {
+        match self {
+            Audience::One(one) => one == name,
+            Audience::Many(many) => many.iter().any(|a| a == name),
+        }
+    }
+
+    /// The `ASSERTION_AUDIENCE` setting: a JSON array of strings, or one string. Every audience
+    /// is non-empty and at most 256 bytes, at most 16 of them.
+    pub fn from_setting(raw: &str) -> Result<Audience, AudienceError> {
+        let trimmed = raw.trim();
+        let audience = if trimmed.starts_with('[') {
+            let many = serde_json::from_str::<Vec<String>>(trimmed)
+                .map_err(|_| AudienceError::NotAnArrayOfStrings)?;
+            if many.is_empty() || many.len() > MAX_AUDIENCES {
+                return Err(AudienceError::Count(many.len()));
+            }
+            Audience::Many(many)
+        } else {
+            Audience::One(trimmed.to_owned())
+        };
+        let entries: &[String] = match &audience {
+            Audience::One(one) => core::slice::from_ref(one),
+            Audience::Many(many) => many,
+        };
+        if entries
+            .iter()
+            .any(|a| a.trim().is_empty() || a.len() > MAX_AUDIENCE_LEN)
+        {
+            return Err(AudienceError::Entry);
+        }
+        Ok(audience)
+    }
 }
 
 /// Why an assertion was refused.
@@ -50,6 +151,8 @@ pub enum AssertionError {
     NotYetValid,
     /// `iss` is not `sessiongate`.
     WrongIssuer,
+    /// An audience was expected and `aud` is missing or names none of the expected ones.
+    WrongAudience,
 }
 
 impl AssertionError {
@@ -61,6 +164,7 @@ impl AssertionError {
             AssertionError::Expired => "expired",
             AssertionError::NotYetValid => "not_yet_valid",
             AssertionError::WrongIssuer => "wrong_issuer",
+            AssertionError::WrongAudience => "wrong_audience",
         }
     }
 }
@@ -113,8 +217,22 @@ impl AssertionKey {
     }
 
     /// Verifies a token minted by [`AssertionKey::mint`] (or by any HS256 JWT library with the
-    /// same header) at `now_s`, allowing `skew_s` seconds of clock difference for `iat`.
+    /// same header) at `now_s`, allowing `skew_s` seconds of clock difference for `iat`. The
+    /// `aud` claim is not checked (see [`AssertionKey::verify_for_audience`]).
     pub fn verify(&self, token: &str, now_s: u64, skew_s: u64) -> Result<Claims, AssertionError> {
+        self.verify_for_audience(token, now_s, skew_s, &[])
+    }
+
+    /// [`AssertionKey::verify`], and when `audiences` is not empty, the token's `aud` (a string
+    /// or an array of strings) must name at least one of them, as `jose`'s `audience`
+    /// option checks it: a token without `aud` is then refused too.
+    pub fn verify_for_audience(
+        &self,
+        token: &str,
+        now_s: u64,
+        skew_s: u64,
+        audiences: &[String],
+    ) -> Result<Claims, AssertionError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(AssertionError::Malformed);
         }
@@ -140,6 +258,14 @@ impl AssertionKey {
         let claims: Claims = crate::json::from_object(&payload).ok_or(AssertionError::Malformed)?;
         if claims.iss != ISSUER {
             return Err(AssertionError::WrongIssuer);
+        }
+        if !audiences.is_empty()
+            && !claims
+                .aud
+                .as_ref()
+                .is_some_and(|aud| audiences.iter().any(|a| aud.contains(a)))
+        {
+            return Err(AssertionError::WrongAudience);
         }
         if claims.exp <= now_s {
             return Err(AssertionError::Expired);
@@ -187,6 +313,7 @@ mod tests {
         Claims {
             iss: ISSUER.into(),
             sub: "alice".into(),
+            aud: None,
             sid: "handle".into(),
             iat,
             exp,
@@ -253,6 +380,90 @@ mod tests {
             key().verify(&token, 120, 0),
             Err(AssertionError::WrongIssuer)
         );
+    }
+
+    #[test]
+    fn audience_is_checked_only_when_expected() {
+        let k = key();
+        let expect = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        let none = k.mint(&claims(100, 160));
+        assert!(k.verify_for_audience(&none, 120, 0, &[]).is_ok());
+        assert_eq!(
+            k.verify_for_audience(&none, 120, 0, &expect(&["api"])),
+            Err(AssertionError::WrongAudience)
+        );
+        let mut one = claims(100, 160);
+        one.aud = Some(Audience::One("api".into()));
+        let one_token = k.mint(&one);
+        let payload = URL_SAFE_NO_PAD
+            .decode(one_token.split('.').nth(1).unwrap())
+            .unwrap();
+        assert_eq!(
+            payload,
+            br#"{"iss":"sessiongate","sub":"alice","aud":"api","sid":"handle","iat":100,"exp":160}"#
+        );
+        assert_eq!(k.verify(&one_token, 120, 0), Ok(one.clone()));
+        assert_eq!(
+            k.verify_for_audience(&one_token, 120, 0, &expect(&["api"])),
+            Ok(one)
+        );
+        assert_eq!(
+            k.verify_for_audience(&one_token, 120, 0, &expect(&["other"])),
+            Err(AssertionError::WrongAudience)
+        );
+        assert!(k
+            .verify_for_audience(&one_token, 120, 0, &expect(&["other", "api"]))
+            .is_ok());
+        let mut many = claims(100, 160);
+        many.aud = Some(Audience::Many(vec!["web".into(), "api".into()]));
+        let many_token = k.mint(&many);
+        assert_eq!(
+            k.verify_for_audience(&many_token, 120, 0, &expect(&["api"])),
+            Ok(many)
+        );
+        assert_eq!(
+            k.verify_for_audience(&many_token, 120, 0, &expect(&["ap"])),
+            Err(AssertionError::WrongAudience)
+        );
+        // Expired still wins over a matching audience, and a non-string aud is malformed.
+        assert_eq!(
+            k.verify_for_audience(&many_token, 160, 0, &expect(&["api"])),
+            Err(AssertionError::Expired)
+        );
+        let numeric = format!(
+            "{HEADER_B64}.{}",
+            URL_SAFE_NO_PAD.encode(
+                br#"{"iss":"sessiongate","sub":"a","aud":7,"sid":"h","iat":100,"exp":160}"#
+            )
+        );
+        let signature = URL_SAFE_NO_PAD.encode(k.key.tag(numeric.as_bytes()));
+        assert_eq!(
+            k.verify(&format!("{numeric}.{signature}"), 120, 0),
+            Err(AssertionError::Malformed)
+        );
+    }
+
+    #[test]
+    fn audience_setting() {
+        assert_eq!(
+            Audience::from_setting(" api.example.com "),
+            Ok(Audience::One("api.example.com".into()))
+        );
+        assert_eq!(
+            Audience::from_setting(r#"["a","b"]"#),
+            Ok(Audience::Many(vec!["a".into(), "b".into()]))
+        );
+        for bad in [
+            "[]",
+            "[1]",
+            r#"["a",""]"#,
+            "[\"a\"",
+            "x".repeat(257).as_str(),
+        ] {
+            assert!(Audience::from_setting(bad).is_err(), "{bad}");
+        }
+        let seventeen = format!("[{}]", ["\"a\""; 17].join(","));
+        assert!(Audience::from_setting(&seventeen).is_err());
     }
 
     #[test]

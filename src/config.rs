@@ -16,7 +16,7 @@ use crate::cookie::is_valid_cookie_name;
 use crate::headers::{fold_name, RequestHeaderPolicy};
 use crate::paths::{InvalidPathEntry, PublicPaths};
 use crate::session::Timeouts;
-use crate::set_cookie::{CookieSettings, SameSite};
+use crate::set_cookie::{is_valid_domain, CookieSettings, SameSite};
 use crate::signing::Keyring;
 use crate::store::{IsolateMemory, MAX_CACHE_TTL_MS};
 
@@ -53,8 +53,16 @@ pub struct SessionConfig {
     pub assertion_key: AssertionKey,
     /// `ASSERTION_TTL`, seconds.
     pub assertion_ttl_s: u64,
-    /// `COOKIE_NAME`, `COOKIE_SECURE`, `COOKIE_SAMESITE`.
+    /// The assertion's `aud` claim, from `ASSERTION_AUDIENCE` (none when unset).
+    pub assertion_audience: Option<crate::assertion::Audience>,
+    /// Which secret of the keyring is which: position 0 is `SESSION_SECRET`, the others are
+    /// `SESSION_SECRETS_PREVIOUS` in order.
+    pub secrets: SecretRoles,
+    /// `COOKIE_NAME`, `COOKIE_DOMAIN`, `COOKIE_PATH`, `COOKIE_SECURE`, `COOKIE_SAMESITE`.
     pub cookie: CookieSettings,
+    /// `COOKIE_NAME_PREVIOUS` with `COOKIE_DOMAIN_PREVIOUS` and `COOKIE_PATH_PREVIOUS`: a cookie
+    /// name the app used before, still read, and replaced by `COOKIE_NAME` when seen.
+    pub previous_cookie: Option<CookieSettings>,
     /// `IDLE_TIMEOUT`, `ABSOLUTE_TIMEOUT`, `TOUCH_INTERVAL`.
     pub timeouts: Timeouts,
     /// `UA_BINDING`.
@@ -66,6 +74,51 @@ pub struct SessionConfig {
     /// `WEBSOCKET_RECHECK_SECONDS`, in milliseconds: how often an open WebSocket's session is
     /// checked again (see [`crate::gate::websocket`]).
     pub websocket_recheck_ms: u64,
+}
+
+/// Which configured secret verified a cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerifiedBy {
+    /// `SESSION_SECRET`.
+    Current,
+    /// Entry `n` of `SESSION_SECRETS_PREVIOUS`, at least 32 bytes.
+    Previous(usize),
+    /// Entry `n` of `SESSION_SECRETS_PREVIOUS`, shorter than 32 bytes (allowed until the date of
+    /// `ALLOW_WEAK_PREVIOUS_SECRETS`).
+    WeakPrevious(usize),
+}
+
+impl VerifiedBy {
+    /// How the log names the secret: `current`, `previous[n]` or `weak-previous[n]`.
+    pub fn log_name(self) -> String {
+        match self {
+            VerifiedBy::Current => "current".to_owned(),
+            VerifiedBy::Previous(n) => format!("previous[{n}]"),
+            VerifiedBy::WeakPrevious(n) => format!("weak-previous[{n}]"),
+        }
+    }
+}
+
+/// The roles of the keyring's secrets after the first (`SESSION_SECRET`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecretRoles {
+    /// For each previous secret in keyring order: whether it is weak (under 32 bytes).
+    weak: Vec<bool>,
+    /// Until when (Unix ms, exclusive) weak previous secrets verify.
+    weak_until_ms: u64,
+}
+
+impl SecretRoles {
+    /// The role of keyring position `position`, and whether it still verifies at `now_ms`.
+    pub fn role(&self, position: usize, now_ms: u64) -> (VerifiedBy, bool) {
+        match position.checked_sub(1) {
+            None => (VerifiedBy::Current, true),
+            Some(n) => match self.weak.get(n) {
+                Some(true) => (VerifiedBy::WeakPrevious(n), now_ms < self.weak_until_ms),
+                _ => (VerifiedBy::Previous(n), true),
+            },
+        }
+    }
 }
 
 impl SessionConfig {
@@ -92,6 +145,24 @@ pub enum ConfigError {
         /// Its length in bytes.
         len: usize,
     },
+    /// A previous secret shorter than [`MIN_SECRET_LEN`] without `ALLOW_WEAK_PREVIOUS_SECRETS`.
+    WeakSecretNotAllowed {
+        /// The entry.
+        name: String,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// An empty secret.
+    EmptySecret {
+        /// The setting (with the entry's position for a list).
+        name: String,
+    },
+    /// A `__Host-` cookie name with `COOKIE_DOMAIN` or a `COOKIE_PATH` other than `/`.
+    HostPrefixScoped,
+    /// `COOKIE_DOMAIN` with `COOKIE_SECURE=false`.
+    DomainNeedsSecure,
+    /// `COOKIE_NAME_PREVIOUS` equal to `COOKIE_NAME`.
+    SamePreviousCookieName,
     /// A number that is not a whole number in its range.
     OutOfRange {
         /// The setting.
@@ -151,6 +222,8 @@ pub enum ConfigError {
         /// `IDLE_TIMEOUT`, seconds.
         idle: u64,
     },
+    /// `ASSERTION_AUDIENCE` is not a string or an array of 1 to 16 strings.
+    Audience(crate::assertion::AudienceError),
     /// The KV namespace binding is missing from the Worker's environment.
     MissingKvBinding {
         /// The binding's name.
@@ -166,6 +239,20 @@ impl fmt::Display for ConfigError {
                 f,
                 "{name} is too short: {len} bytes, at least {MIN_SECRET_LEN} required"
             ),
+            ConfigError::WeakSecretNotAllowed { name, len } => write!(
+                f,
+                "{name} is too short: {len} bytes, at least {MIN_SECRET_LEN} required (a shorter previous secret verifies only with ALLOW_WEAK_PREVIOUS_SECRETS=<end date>)"
+            ),
+            ConfigError::EmptySecret { name } => write!(f, "{name} is empty"),
+            ConfigError::HostPrefixScoped => f.write_str(
+                "a __Host- COOKIE_NAME allows neither COOKIE_DOMAIN nor a COOKIE_PATH other than / (browsers drop it otherwise)",
+            ),
+            ConfigError::DomainNeedsSecure => {
+                f.write_str("COOKIE_DOMAIN requires COOKIE_SECURE=true")
+            }
+            ConfigError::SamePreviousCookieName => {
+                f.write_str("COOKIE_NAME_PREVIOUS must differ from COOKIE_NAME")
+            }
             ConfigError::OutOfRange {
                 name,
                 min,
@@ -183,6 +270,7 @@ impl fmt::Display for ConfigError {
                 write!(f, "{name} starts with [ but is not a JSON array of strings")
             }
             ConfigError::PublicPath(e) => e.fmt(f),
+            ConfigError::Audience(e) => e.fmt(f),
             ConfigError::SameHeaders => f.write_str("USER_HEADER and ASSERTION_HEADER must differ"),
             ConfigError::AssertionSecretReused => {
                 f.write_str("ASSERTION_SECRET must differ from every session secret")
@@ -234,16 +322,17 @@ pub enum OriginUrl {
 
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// Reads every setting through `lookup` (a `[vars]` value or a secret by name).
-pub fn load(lookup: Lookup<'_>) -> LoadedConfig {
-    load_with(lookup, OriginUrl::Required)
+/// Reads every setting through `lookup` (a `[vars]` value or a secret by name) at `now_ms` (for
+/// settings that name a date).
+pub fn load(lookup: Lookup<'_>, now_ms: u64) -> LoadedConfig {
+    load_with(lookup, OriginUrl::Required, now_ms)
 }
 
 /// [`load`], saying whether `ORIGIN_URL` is required.
-pub fn load_with(lookup: Lookup<'_>, origin_url: OriginUrl) -> LoadedConfig {
+pub fn load_with(lookup: Lookup<'_>, origin_url: OriginUrl, now_ms: u64) -> LoadedConfig {
     let mut errors = Vec::new();
     let forward = load_forward(lookup, origin_url, &mut errors);
-    let session = load_session(lookup, &mut errors);
+    let session = load_session(lookup, now_ms, &mut errors);
     LoadedConfig {
         forward,
         session,
@@ -465,28 +554,158 @@ fn secret(lookup: Lookup<'_>, name: &'static str, errors: &mut Vec<ConfigError>)
     }
 }
 
-fn load_session(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<SessionConfig> {
-    let errors_before = errors.len();
+/// Most days ahead `ALLOW_WEAK_PREVIOUS_SECRETS` may name.
+pub const MAX_WEAK_SECRET_DAYS: u64 = 30;
+
+const DAY_MS: u64 = 86_400_000;
+
+/// Days from 1970-01-01 to the date `YYYY-MM-DD` (proleptic Gregorian), `None` for anything else.
+fn days_from_date(text: &str) -> Option<u64> {
+    let mut parts = text.trim().split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    // Parsed as u64 (the one integer parser the binary already carries), then signed for the
+    // arithmetic below.
+    let number = |t: &str| t.parse::<u64>().ok().and_then(|n| i64::try_from(n).ok());
+    let (y, m, d) = (number(y)?, number(m)?, number(d)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let last = *month_days.get(usize::try_from(m - 1).ok()?)?;
+    if !(1..=last).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    u64::try_from(era * 146_097 + doe - 719_468).ok()
+}
+
+/// Until when (exclusive, Unix ms) weak previous secrets verify: the end of the day
+/// `ALLOW_WEAK_PREVIOUS_SECRETS` names, at most [`MAX_WEAK_SECRET_DAYS`] ahead of `now_ms`.
+fn weak_secrets_until(
+    lookup: Lookup<'_>,
+    now_ms: u64,
+    errors: &mut Vec<ConfigError>,
+) -> Option<u64> {
+    let raw = non_empty(lookup, "ALLOW_WEAK_PREVIOUS_SECRETS")?;
+    let today = now_ms / DAY_MS;
+    match days_from_date(&raw) {
+        Some(day) if day <= today + MAX_WEAK_SECRET_DAYS => Some((day + 1) * DAY_MS),
+        _ => {
+            errors.push(ConfigError::Invalid {
+                name: "ALLOW_WEAK_PREVIOUS_SECRETS",
+                rule: "must be a date (YYYY-MM-DD) at most 30 days ahead",
+                got: raw,
+            });
+            None
+        }
+    }
+}
+
+/// The keyring's secrets (`SESSION_SECRET` first) and the roles of the previous ones.
+fn load_secrets(
+    lookup: Lookup<'_>,
+    now_ms: u64,
+    errors: &mut Vec<ConfigError>,
+) -> (Vec<String>, SecretRoles) {
     let mut secrets: Vec<String> = secret(lookup, "SESSION_SECRET", errors)
         .into_iter()
         .collect();
-    if let Some(raw) = non_empty(lookup, "SESSION_SECRETS_PREVIOUS") {
-        match previous_secrets(&raw) {
-            Err(e) => errors.push(e),
-            Ok(previous) => {
-                for (i, s) in previous.into_iter().enumerate() {
-                    if s.len() < MIN_SECRET_LEN {
-                        errors.push(ConfigError::SecretTooShort {
-                            name: format!("SESSION_SECRETS_PREVIOUS entry {i}"),
-                            len: s.len(),
-                        });
-                    } else {
-                        secrets.push(s);
-                    }
-                }
-            }
+    let weak_until_ms = weak_secrets_until(lookup, now_ms, errors);
+    let mut roles = SecretRoles {
+        weak: Vec::new(),
+        weak_until_ms: weak_until_ms.unwrap_or(0),
+    };
+    let Some(raw) = non_empty(lookup, "SESSION_SECRETS_PREVIOUS") else {
+        return (secrets, roles);
+    };
+    let previous = match previous_secrets(&raw) {
+        Ok(previous) => previous,
+        Err(e) => {
+            errors.push(e);
+            return (secrets, roles);
+        }
+    };
+    for (i, s) in previous.into_iter().enumerate() {
+        let name = || format!("SESSION_SECRETS_PREVIOUS entry {i}");
+        if s.is_empty() {
+            errors.push(ConfigError::EmptySecret { name: name() });
+        } else if s.len() >= MIN_SECRET_LEN {
+            secrets.push(s);
+            roles.weak.push(false);
+        } else if weak_until_ms.is_some() {
+            // Verifies only until the date, only for imported sessions, and never signs.
+            secrets.push(s);
+            roles.weak.push(true);
+        } else {
+            errors.push(ConfigError::WeakSecretNotAllowed {
+                name: name(),
+                len: s.len(),
+            });
         }
     }
+    (secrets, roles)
+}
+
+/// A cookie `Domain` setting (`None`: host-only).
+fn cookie_domain(
+    lookup: Lookup<'_>,
+    name: &'static str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<String> {
+    let domain = non_empty(lookup, name)?.trim().to_owned();
+    if is_valid_domain(&domain) {
+        Some(domain)
+    } else {
+        errors.push(ConfigError::Invalid {
+            name,
+            rule: "must be a domain name like example.com",
+            got: domain,
+        });
+        None
+    }
+}
+
+/// A cookie `Path` setting (default `/`).
+fn cookie_path(lookup: Lookup<'_>, name: &'static str, errors: &mut Vec<ConfigError>) -> String {
+    let path = non_empty(lookup, name).map_or_else(|| "/".to_owned(), |p| p.trim().to_owned());
+    let valid =
+        path.starts_with('/') && path.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b';');
+    if !valid {
+        errors.push(ConfigError::Invalid {
+            name,
+            rule: "must be a path starting with / (printable, without ;)",
+            got: path.clone(),
+        });
+    }
+    path
+}
+
+fn load_session(
+    lookup: Lookup<'_>,
+    now_ms: u64,
+    errors: &mut Vec<ConfigError>,
+) -> Option<SessionConfig> {
+    let errors_before = errors.len();
+    let (secrets, secret_roles) = load_secrets(lookup, now_ms, errors);
     let assertion_secret = match secret(lookup, "ASSERTION_SECRET", errors) {
         Some(s) if secrets.contains(&s) => {
             errors.push(ConfigError::AssertionSecretReused);
@@ -494,7 +713,6 @@ fn load_session(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<Ses
         }
         other => other,
     };
-
     let cookie_name =
         non_empty(lookup, "COOKIE_NAME").unwrap_or_else(|| "__Host-sessiongate".to_owned());
     let cookie_name = cookie_name.trim().to_owned();
@@ -523,6 +741,26 @@ fn load_session(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<Ses
             None
         }
     };
+    let domain = cookie_domain(lookup, "COOKIE_DOMAIN", errors);
+    let path = cookie_path(lookup, "COOKIE_PATH", errors);
+    if cookie_name.starts_with("__Host-") && (domain.is_some() || path != "/") {
+        errors.push(ConfigError::HostPrefixScoped);
+    }
+    if domain.is_some() && secure == Some(false) {
+        errors.push(ConfigError::DomainNeedsSecure);
+    }
+    let previous_name = non_empty(lookup, "COOKIE_NAME_PREVIOUS").map(|n| n.trim().to_owned());
+    let previous_domain = cookie_domain(lookup, "COOKIE_DOMAIN_PREVIOUS", errors);
+    let previous_path = cookie_path(lookup, "COOKIE_PATH_PREVIOUS", errors);
+    match &previous_name {
+        Some(name) if !is_valid_cookie_name(name) => errors.push(ConfigError::Invalid {
+            name: "COOKIE_NAME_PREVIOUS",
+            rule: "must be a cookie name (an HTTP token)",
+            got: name.clone(),
+        }),
+        Some(name) if *name == cookie_name => errors.push(ConfigError::SamePreviousCookieName),
+        _ => {}
+    }
     if secure == Some(false) {
         if cookie_name.starts_with("__Host-") || cookie_name.starts_with("__Secure-") {
             errors.push(ConfigError::PrefixNeedsSecure {
@@ -548,6 +786,11 @@ fn load_session(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<Ses
     );
     let ua_binding = boolean(lookup, "UA_BINDING", true, errors);
     let websocket_recheck_s = number(lookup, "WEBSOCKET_RECHECK_SECONDS", 60, 1..=3600, errors);
+    let assertion_audience = non_empty(lookup, "ASSERTION_AUDIENCE").and_then(|raw| {
+        crate::assertion::Audience::from_setting(&raw)
+            .map_err(|e| errors.push(ConfigError::Audience(e)))
+            .ok()
+    });
     if let (Some(idle), Some(absolute)) = (idle_s, absolute_s) {
         if absolute < idle {
             errors.push(ConfigError::AbsoluteShorterThanIdle { absolute, idle });
@@ -564,10 +807,21 @@ fn load_session(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<Ses
     }
     Some(SessionConfig {
         keyring: Keyring::new(&secrets)?,
+        secrets: secret_roles,
         assertion_key: AssertionKey::new(assertion_secret?.as_bytes()),
         assertion_ttl_s: assertion_ttl_s?,
+        assertion_audience,
+        previous_cookie: previous_name.map(|name| CookieSettings {
+            name,
+            domain: previous_domain,
+            path: previous_path,
+            secure: secure.unwrap_or(true),
+            same_site: same_site.unwrap_or(SameSite::Lax),
+        }),
         cookie: CookieSettings {
             name: cookie_name,
+            domain,
+            path,
             secure: secure?,
             same_site: same_site?,
         },
@@ -589,6 +843,8 @@ mod tests {
     use std::collections::HashMap;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    /// 2026-11-27T12:00:00Z.
+    const NOW: u64 = 1_795_780_800_000;
     const ASSERT: &str = "assertion-secret-assertion-secret";
 
     fn load_with(pairs: &[(&str, &str)]) -> LoadedConfig {
@@ -600,7 +856,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        super::load_with(&move |name| map.get(name).cloned(), origin_url)
+        super::load_with(&move |name| map.get(name).cloned(), origin_url, NOW)
     }
 
     fn texts(c: &LoadedConfig) -> Vec<String> {
@@ -778,6 +1034,27 @@ mod tests {
     }
 
     #[test]
+    fn assertion_audience() {
+        assert_eq!(
+            load_with(&valid()).session.unwrap().assertion_audience,
+            None
+        );
+        let mut pairs = valid();
+        pairs.push(("ASSERTION_AUDIENCE", r#"["api","admin"]"#));
+        let audience = load_with(&pairs)
+            .session
+            .unwrap()
+            .assertion_audience
+            .unwrap();
+        assert!(audience.contains("admin"));
+        let mut pairs = valid();
+        pairs.push(("ASSERTION_AUDIENCE", "[]"));
+        let c = load_with(&pairs);
+        assert!(c.session.is_none());
+        assert!(texts(&c).iter().any(|e| e.contains("ASSERTION_AUDIENCE")));
+    }
+
+    #[test]
     fn bad_public_paths() {
         let mut pairs = valid();
         pairs.push(("PUBLIC_PATHS", "/ok,not-a-path"));
@@ -819,5 +1096,57 @@ mod tests {
             error.to_string(),
             "IDLE_TIMEOUT must be a whole number from 1 to 31536000, got \"ten\""
         );
+    }
+
+    #[test]
+    fn dates_count_days_from_1970() {
+        assert_eq!(days_from_date("1970-01-01"), Some(0));
+        assert_eq!(days_from_date("2000-03-01"), Some(11_017));
+        assert_eq!(days_from_date("2024-02-29"), Some(19_782));
+        assert_eq!(days_from_date("2026-11-27"), Some(NOW / DAY_MS));
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "24-01-01",
+            "2024-1-01",
+            "soon",
+            "2024-01-01x",
+        ] {
+            assert_eq!(days_from_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn weak_previous_secrets_need_an_end_date_within_30_days() {
+        let mut pairs = valid();
+        pairs.push(("SESSION_SECRETS_PREVIOUS", "keyboard cat"));
+        let c = load_with(&pairs);
+        assert!(c.session.is_none());
+        assert!(matches!(
+            c.errors[..],
+            [ConfigError::WeakSecretNotAllowed { len: 12, .. }]
+        ));
+        pairs.push(("ALLOW_WEAK_PREVIOUS_SECRETS", "2026-12-27"));
+        let s = load_with(&pairs).session.unwrap();
+        assert_eq!(s.keyring.len(), 2);
+        let until = (NOW / DAY_MS + 31) * DAY_MS;
+        assert_eq!(
+            s.secrets.role(1, until - 1),
+            (VerifiedBy::WeakPrevious(0), true)
+        );
+        assert_eq!(
+            s.secrets.role(1, until),
+            (VerifiedBy::WeakPrevious(0), false)
+        );
+        assert_eq!(s.secrets.role(0, until), (VerifiedBy::Current, true));
+        pairs.pop();
+        pairs.push(("ALLOW_WEAK_PREVIOUS_SECRETS", "2026-12-28"));
+        assert!(load_with(&pairs).session.is_none(), "31 days ahead");
+        // A date already past is accepted: the weak secret just no longer verifies.
+        pairs.pop();
+        pairs.push(("ALLOW_WEAK_PREVIOUS_SECRETS", "2026-01-01"));
+        let s = load_with(&pairs).session.unwrap();
+        assert_eq!(s.secrets.role(1, NOW), (VerifiedBy::WeakPrevious(0), false));
     }
 }

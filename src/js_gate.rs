@@ -52,6 +52,7 @@ impl Gate {
         let config = config::load_with(
             &|name| runtime::property_text(&options, name),
             OriginUrl::Optional,
+            js_sys::Date::now() as u64,
         );
         if !config.errors.is_empty() {
             let errors: Vec<String> = config.errors.iter().map(ToString::to_string).collect();

@@ -12,6 +12,8 @@ use crate::config::MIN_SECRET_LEN;
 #[wasm_bindgen]
 pub struct AssertionVerifier {
     key: AssertionKey,
+    /// Expected audiences (none: `aud` is not checked).
+    audiences: Vec<String>,
 }
 
 #[wasm_bindgen]
@@ -27,20 +29,29 @@ impl AssertionVerifier {
         }
         Ok(AssertionVerifier {
             key: AssertionKey::new(secret),
+            audiences: Vec::new(),
         })
     }
 
+    /// Adds an expected audience: from then on the token's `aud` must name one of them.
+    #[wasm_bindgen(js_name = expectAudience)]
+    pub fn expect_audience(&mut self, audience: &str) {
+        self.audiences.push(audience.to_owned());
+    }
+
     /// The claims as JSON text, or an error code (`malformed`, `bad_signature`, `expired`,
-    /// `not_yet_valid`, `wrong_issuer`).
+    /// `not_yet_valid`, `wrong_issuer`, `wrong_audience`). With expected audiences, the token's
+    /// `aud` must name one of them.
     pub fn verify(&self, token: &str, now_s: f64, skew_s: f64) -> Result<String, String> {
         let claims = self
             .key
-            .verify(token, seconds(now_s), seconds(skew_s))
+            .verify_for_audience(token, seconds(now_s), seconds(skew_s), &self.audiences)
             .map_err(|e| e.code().to_owned())?;
         serde_json::to_string(&claims).map_err(|_| "malformed".to_owned())
     }
 
-    /// Mints a token from claims JSON (`iss`, `sub`, `sid`, `iat`, `exp`, optional `data`).
+    /// Mints a token from claims JSON (`iss`, `sub`, `sid`, `iat`, `exp`, optional `aud` and
+    /// `data`).
     pub fn mint(&self, claims_json: &str) -> Result<String, String> {
         let claims: Claims = crate::json::from_object(claims_json.as_bytes())
             .ok_or_else(|| "claims must be an object with iss, sub, sid, iat and exp".to_owned())?;
@@ -85,5 +96,17 @@ mod tests {
             Err("malformed".into())
         );
         assert!(verifier.mint("[]").is_err());
+
+        let mut for_api = AssertionVerifier::new(&[7u8; 32]).unwrap();
+        for_api.expect_audience("api");
+        assert_eq!(
+            for_api.verify(&token, 150.0, 0.0),
+            Err("wrong_audience".into())
+        );
+        let with_aud = for_api
+            .mint(r#"{"iss":"sessiongate","sub":"a","aud":["web","api"],"sid":"h","iat":100,"exp":200}"#)
+            .unwrap();
+        let claims = for_api.verify(&with_aud, 150.0, 0.0).unwrap();
+        assert!(claims.contains(r#""aud":["web","api"]"#));
     }
 }

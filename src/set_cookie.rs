@@ -173,7 +173,9 @@ pub fn is_valid_cookie_value(value: &str) -> bool {
 }
 
 /// RFC 1034/1123 host name, with the leading dot that browsers ignore allowed.
-fn is_valid_domain(domain: &str) -> bool {
+/// Whether `domain` is a `Domain` attribute the cookie rules accept (labels of letters, digits
+/// and inner `-`, an optional leading `.`).
+pub fn is_valid_domain(domain: &str) -> bool {
     let domain = domain.strip_prefix('.').unwrap_or(domain);
     domain.split('.').all(|label| {
         let bytes = label.as_bytes();
@@ -259,6 +261,10 @@ impl SameSite {
 pub struct CookieSettings {
     /// `COOKIE_NAME`.
     pub name: String,
+    /// `COOKIE_DOMAIN`: `None` for a host-only cookie.
+    pub domain: Option<String>,
+    /// `COOKIE_PATH`.
+    pub path: String,
     /// `COOKIE_SECURE`: adds `Secure`.
     pub secure: bool,
     /// `COOKIE_SAMESITE`.
@@ -271,7 +277,13 @@ impl CookieSettings {
     ///
     /// ```
     /// use sessiongate::set_cookie::{CookieSettings, SameSite};
-    /// let settings = CookieSettings { name: "__Host-sid".into(), secure: true, same_site: SameSite::Lax };
+    /// let settings = CookieSettings {
+    ///     name: "__Host-sid".into(),
+    ///     domain: None,
+    ///     path: "/".into(),
+    ///     secure: true,
+    ///     same_site: SameSite::Lax,
+    /// };
     /// assert_eq!(
     ///     settings.set_cookie("s:abc.d+/e", 3600),
     ///     "__Host-sid=s%3Aabc.d%2B%2Fe; Max-Age=3600; Path=/; HttpOnly; Secure; SameSite=Lax"
@@ -287,10 +299,23 @@ impl CookieSettings {
         self.serialize(Value::Encoded(""), 0, Some(0))
     }
 
+    /// With a `Domain`: a `Set-Cookie` value that removes a *host-only* cookie of the same name and
+    /// path, which the browser keeps apart from the `Domain` one (an app's cookie from before it set
+    /// a `Domain`). `None` for a host-only setting.
+    pub fn clear_host_only_cookie(&self) -> Option<String> {
+        self.domain.as_ref()?;
+        let host_only = CookieSettings {
+            domain: None,
+            ..self.clone()
+        };
+        Some(host_only.clear_cookie())
+    }
+
     fn serialize(&self, value: Value<'_>, max_age: i64, expires_ms: Option<i64>) -> String {
         let attributes = Attributes {
             max_age: Some(max_age),
-            path: Some("/"),
+            domain: self.domain.as_deref(),
+            path: Some(&self.path),
             expires_ms,
             http_only: true,
             secure: self.secure,
@@ -411,8 +436,10 @@ mod tests {
 
     #[test]
     fn set_and_clear_cookie_attributes() {
-        let s = CookieSettings {
+        let mut s = CookieSettings {
             name: "sid".into(),
+            domain: None,
+            path: "/".into(),
             secure: false,
             same_site: SameSite::Strict,
         };
@@ -424,5 +451,15 @@ mod tests {
             s.clear_cookie(),
             "sid=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Strict"
         );
+        // The Domain and Path an app's cookie had, so the gateway's replaces it exactly.
+        s.domain = Some("example.com".into());
+        s.path = "/app".into();
+        assert_eq!(
+            s.set_cookie("s:x.y", 60),
+            "sid=s%3Ax.y; Max-Age=60; Domain=example.com; Path=/app; HttpOnly; SameSite=Strict"
+        );
+        assert!(s
+            .clear_cookie()
+            .starts_with("sid=; Max-Age=0; Domain=example.com; Path=/app;"));
     }
 }

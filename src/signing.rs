@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use subtle::{Choice, ConstantTimeEq};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -130,6 +130,19 @@ impl Keyring {
     /// assert!(ring.unsign("hello.DGDUkGlIkCzPz+C0B064FNgHdEjox7ch8tOBGslZ5QJ").is_err());
     /// ```
     pub fn unsign<'a>(&self, signed: &'a str) -> Result<&'a str, BadSignature> {
+        self.verify(signed).map(|(value, _)| value)
+    }
+
+    /// [`Keyring::unsign`], also saying which secret verified: its position in the ring (0 is
+    /// the signing secret). The position is chosen in constant time too.
+    ///
+    /// ```
+    /// let old = sessiongate::signing::Keyring::new(&["old-secret"]).unwrap();
+    /// let ring = sessiongate::signing::Keyring::new(&["new-secret", "old-secret"]).unwrap();
+    /// assert_eq!(ring.verify(&old.sign("hello")), Ok(("hello", 1)));
+    /// assert_eq!(ring.verify(&ring.sign("hello")), Ok(("hello", 0)));
+    /// ```
+    pub fn verify<'a>(&self, signed: &'a str) -> Result<(&'a str, usize), BadSignature> {
         let (value, signature) = signed.rsplit_once('.').ok_or(BadSignature)?;
         if signature.len() != SIGNATURE_LEN {
             return Err(BadSignature);
@@ -142,13 +155,16 @@ impl Keyring {
             _ => return Err(BadSignature),
         }
         let mut matched = Choice::from(0);
-        for key in &self.keys {
-            matched |= key.tag(value.as_bytes()).ct_eq(&tag);
+        let mut position = 0u32;
+        for (i, key) in (0u32..).zip(&self.keys) {
+            let this = key.tag(value.as_bytes()).ct_eq(&tag);
+            // The first secret that matches is the one reported.
+            position.conditional_assign(&i, this & !matched);
+            matched |= this;
         }
-        if bool::from(matched) {
-            Ok(value)
-        } else {
-            Err(BadSignature)
+        match (bool::from(matched), usize::try_from(position)) {
+            (true, Ok(position)) => Ok((value, position)),
+            _ => Err(BadSignature),
         }
     }
 }

@@ -31,7 +31,10 @@ fn isolate_for(env: &Env) -> Rc<Isolate> {
     if let Some(isolate) = ISOLATE.with(|i| i.borrow().clone()) {
         return isolate;
     }
-    let mut config = config::load(&|name| runtime::property_text(env, name));
+    let mut config = config::load(
+        &|name| runtime::property_text(env, name),
+        worker::Date::now().as_millis(),
+    );
     let kv = KvBinding::from_property(env, KV_BINDING);
     if kv.is_none() {
         config.errors.push(ConfigError::MissingKvBinding {

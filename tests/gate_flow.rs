@@ -15,6 +15,7 @@ use sessiongate::gate::{
 };
 use sessiongate::session::SessionRecord;
 use sessiongate::signing::Keyring;
+use sessiongate::store::import::{import_entries, OldSession};
 use sessiongate::store::testing::{Fault, MemoryKv};
 use sessiongate::store::{CachedSessions, IsolateMemory, KeyValueStore, KvSessions, SessionStore};
 
@@ -121,7 +122,7 @@ fn config_with(extra: &[(&str, &str)]) -> LoadedConfig {
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
     }
-    config::load(&move |name| vars.get(name).cloned())
+    config::load(&move |name| vars.get(name).cloned(), T0)
 }
 
 struct Harness {
@@ -1845,4 +1846,342 @@ fn the_sessions_api_pages_through_every_session_and_revokes_any_of_them() {
     assert_eq!(refused, 1);
     let after = h.account("GET", "/.sessiongate/api/sessions", current, UA, now + 2);
     assert_eq!(json_body(&after)["total"], 149);
+}
+
+// --- Taking over express-session's cookies: previous and weak secrets, re-signing, names ---
+
+/// express-session's tutorial secret: 12 bytes, public.
+const WEAK_SECRET: &str = "keyboard cat";
+/// An express-session id (uid-safe, 24 bytes).
+const OLD_APP_ID: &str = "Qxv1yjq3V2wFQ8XoVQ1ulC6qC0Cj0uAH";
+
+/// The `Cookie` header of `name` holding `id` signed with `secret`, as express-session writes it.
+fn cookie_signed_with(name: &str, id: &str, secret: &str) -> String {
+    let signed = Keyring::new(&[secret]).unwrap().sign(id);
+    format!(
+        "{name}={}",
+        sessiongate::cookie::encode_uri_component(&format!("s:{signed}"))
+    )
+}
+
+/// The `Set-Cookie` lines of an answer.
+fn set_cookies(out: &Outcome<String>) -> Vec<&str> {
+    out.response
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+impl Harness {
+    /// Seeds a session taken over from the app's store (`sessiongate import`) under `id`.
+    fn import(&self, id: &str, user: &str, now: u64) {
+        let timeouts = self.config.session.as_ref().unwrap().timeouts;
+        let old = OldSession {
+            id: id.into(),
+            user: user.into(),
+            data: None,
+            user_agent: Some(UA.into()),
+            expires: now + 3_000_000,
+            created: Some(now - 1_000),
+        };
+        for entry in import_entries(old, &timeouts, now).unwrap() {
+            self.store
+                .insert(&entry.key, &entry.value, entry.ttl_seconds);
+        }
+    }
+}
+
+#[test]
+fn a_cookie_signed_with_a_previous_secret_is_reissued_under_the_current_one() {
+    let h = Harness::new();
+    h.import(OLD_APP_ID, "carol", T0);
+    let old_cookie = cookie_signed_with("sid", OLD_APP_ID, OLD_SECRET);
+    let out = h.get("/orders", &old_cookie, T0 + 1_000);
+    assert_eq!(out.response.status, 200, "{:?}", out.log);
+    assert_eq!(out.log.secret.as_deref(), Some("previous[0]"));
+    let reissued = set_cookies(&out);
+    assert_eq!(reissued.len(), 1);
+    // Same id, the current secret, the remaining lifetime, the configured Path.
+    let new_cookie = reissued[0].split(';').next().unwrap().to_owned();
+    assert_eq!(new_cookie, cookie_signed_with("sid", OLD_APP_ID, SECRET));
+    assert!(
+        reissued[0].contains("; Max-Age=2999; Path=/; HttpOnly"),
+        "{}",
+        reissued[0]
+    );
+    // A cookie under the current secret is left alone, and logged as such.
+    let again = h.get("/orders", &new_cookie, T0 + 2_000);
+    assert!(set_cookies(&again).is_empty());
+    assert_eq!(again.log.secret.as_deref(), Some("current"));
+    // Removing the old secret afterwards logs nobody out.
+    let without_old = Harness::with(&[("SESSION_SECRETS_PREVIOUS", "")]);
+    without_old.import(OLD_APP_ID, "carol", T0);
+    assert_eq!(
+        without_old
+            .get("/orders", &new_cookie, T0 + 3_000)
+            .response
+            .status,
+        200
+    );
+    assert_eq!(
+        error_code(&without_old.get("/orders", &old_cookie, T0 + 3_000)),
+        "invalid_session_cookie"
+    );
+}
+
+/// A deployment that still accepts the app's tutorial secret until `until` (YYYY-MM-DD).
+fn weak_harness(until: &str) -> Harness {
+    Harness::with(&[
+        (
+            "SESSION_SECRETS_PREVIOUS",
+            &format!(r#"["{OLD_SECRET}","{WEAK_SECRET}"]"#),
+        ),
+        ("ALLOW_WEAK_PREVIOUS_SECRETS", until),
+    ])
+}
+
+#[test]
+fn a_weak_previous_secret_verifies_only_imported_sessions_and_only_until_its_date() {
+    // T0 is 2023-11-14T22:13:20Z.
+    let h = weak_harness("2023-11-20");
+    h.import(OLD_APP_ID, "carol", T0);
+    let weak_cookie = cookie_signed_with("sid", OLD_APP_ID, WEAK_SECRET);
+    let out = h.get("/orders", &weak_cookie, T0 + 1_000);
+    assert_eq!(out.response.status, 200, "{:?}", out.log);
+    assert_eq!(out.log.secret.as_deref(), Some("weak-previous[1]"));
+    let reissued = set_cookies(&out)[0].split(';').next().unwrap().to_owned();
+    assert_eq!(reissued, cookie_signed_with("sid", OLD_APP_ID, SECRET));
+
+    // Anyone can sign any id with a public secret: a session the gateway created is refused,
+    // and not ended by the forgery.
+    let created = h.login("alice", None, T0);
+    let forged = cookie_signed_with("sid", &session_id_of(&created), WEAK_SECRET);
+    let out = h.get("/orders", &forged, T0 + 1_000);
+    assert_eq!(error_code(&out), "invalid_session_cookie");
+    assert!(out
+        .log
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("weak previous secret"));
+    assert_eq!(h.get("/orders", &created, T0 + 2_000).response.status, 200);
+
+    // Past the date the weak secret simply stops verifying (the end of 2023-11-20, UTC).
+    let last_moment = 1_700_524_799_999;
+    let late_id = "LateImportedSession0123456789ab";
+    h.import(late_id, "dave", last_moment - 1_000);
+    let late_weak = cookie_signed_with("sid", late_id, WEAK_SECRET);
+    let out = h.get("/orders", &late_weak, last_moment);
+    assert_eq!(out.response.status, 200, "{:?}", out.log);
+    let late_reissued = set_cookies(&out)[0].split(';').next().unwrap().to_owned();
+    let out = h.get("/orders", &late_weak, last_moment + 1);
+    assert_eq!(error_code(&out), "invalid_session_cookie");
+    assert!(out
+        .log
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("ALLOW_WEAK_PREVIOUS_SECRETS"));
+    // The re-issued cookie outlives it: removing the weak secret logs nobody out.
+    assert_eq!(
+        h.get("/orders", &late_reissued, last_moment + 1)
+            .response
+            .status,
+        200
+    );
+}
+
+#[test]
+fn a_weak_secret_is_a_configuration_error_without_an_end_date_and_never_signs() {
+    let without = Harness::with(&[("SESSION_SECRETS_PREVIOUS", &format!(r#"["{WEAK_SECRET}"]"#))]);
+    assert!(without.config.session.is_none());
+    assert!(without
+        .config
+        .errors
+        .iter()
+        .any(|e| e.to_string().contains("ALLOW_WEAK_PREVIOUS_SECRETS")));
+    let h = weak_harness("2023-11-20");
+    let cookie = h.login("alice", None, T0);
+    assert_eq!(
+        cookie,
+        cookie_signed_with("sid", &session_id_of(&cookie), SECRET)
+    );
+    assert!(Harness::with(&[
+        ("SESSION_SECRET", WEAK_SECRET),
+        ("ALLOW_WEAK_PREVIOUS_SECRETS", "2023-11-20")
+    ])
+    .config
+    .session
+    .is_none());
+}
+
+#[test]
+fn the_cookie_carries_the_configured_domain_and_path_everywhere() {
+    let h = Harness::with(&[
+        ("COOKIE_SECURE", "true"),
+        ("COOKIE_DOMAIN", "example.com"),
+        ("COOKIE_PATH", "/app"),
+    ]);
+    h.origin
+        .answer_with(&[("Sessiongate-Login", r#"{"user":"alice"}"#)]);
+    let out = h.send("POST", "/login", &[("user-agent", UA)], T0);
+    let set = header(&out, "set-cookie").unwrap();
+    assert!(
+        set.contains("; Domain=example.com; Path=/app; HttpOnly; Secure"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_owned();
+    h.origin.answer_with(&[]);
+    let out = h.logout(&cookie, T0 + 1);
+    assert!(header(&out, "set-cookie")
+        .unwrap()
+        .starts_with("sid=; Max-Age=0; Domain=example.com; Path=/app;"));
+}
+
+#[test]
+fn a_cookie_under_the_previous_name_is_served_and_moved_to_the_new_name() {
+    let h = Harness::with(&[
+        ("COOKIE_NAME_PREVIOUS", "connect.sid"),
+        ("COOKIE_DOMAIN_PREVIOUS", "example.com"),
+    ]);
+    h.import(OLD_APP_ID, "carol", T0);
+    let old_cookie = cookie_signed_with("connect.sid", OLD_APP_ID, OLD_SECRET);
+    h.origin
+        .answer_with(&[("Set-Cookie", "connect.sid=s%3Aplanted.sig; Path=/")]);
+    let out = h.get("/orders", &format!("theme=dark; {old_cookie}"), T0 + 1_000);
+    h.origin.answer_with(&[]);
+    assert_eq!(out.response.status, 200, "{:?}", out.log);
+    // The origin sees neither cookie name, and cannot set the old one any more.
+    assert_eq!(
+        sent_header(&h.origin.last(), "cookie").as_deref(),
+        Some("theme=dark")
+    );
+    let set = set_cookies(&out);
+    // The new cookie, the old one cleared with its Domain, and a host-only one of the old name.
+    assert_eq!(set.len(), 3, "{set:?}");
+    assert!(set
+        .iter()
+        .any(|c| c.starts_with("connect.sid=; Max-Age=0; Path=/;")));
+    let new_cookie = set
+        .iter()
+        .find(|c| c.starts_with("sid="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(new_cookie, cookie_signed_with("sid", OLD_APP_ID, SECRET));
+    assert!(set
+        .iter()
+        .any(|c| c.starts_with("connect.sid=; Max-Age=0; Domain=example.com; Path=/;")));
+    assert_eq!(
+        h.get("/orders", &new_cookie, T0 + 2_000).response.status,
+        200
+    );
+    // A session refusal under the old name clears the old cookie too.
+    let unknown = cookie_signed_with("connect.sid", &"u".repeat(32), SECRET);
+    let out = h.get("/orders", &unknown, T0 + 3_000);
+    assert_eq!(error_code(&out), "unknown_session");
+    assert!(set_cookies(&out)
+        .iter()
+        .any(|c| c.starts_with("connect.sid=; Max-Age=0")));
+}
+
+#[test]
+fn cookie_scope_settings_that_browsers_would_drop_are_configuration_errors() {
+    for (extra, needle) in [
+        (
+            vec![
+                ("COOKIE_NAME", "__Host-sid"),
+                ("COOKIE_SECURE", "true"),
+                ("COOKIE_DOMAIN", "example.com"),
+            ],
+            "__Host-",
+        ),
+        (
+            vec![
+                ("COOKIE_NAME", "__Host-sid"),
+                ("COOKIE_SECURE", "true"),
+                ("COOKIE_PATH", "/app"),
+            ],
+            "__Host-",
+        ),
+        (
+            vec![("COOKIE_DOMAIN", "example.com")],
+            "COOKIE_DOMAIN requires COOKIE_SECURE=true",
+        ),
+        (vec![("COOKIE_DOMAIN", "exa mple.com")], "COOKIE_DOMAIN"),
+        (vec![("COOKIE_PATH", "app")], "COOKIE_PATH"),
+        (
+            vec![("COOKIE_NAME_PREVIOUS", "sid")],
+            "COOKIE_NAME_PREVIOUS must differ",
+        ),
+        (
+            vec![("ALLOW_WEAK_PREVIOUS_SECRETS", "2024-01-30")],
+            "at most 30 days ahead",
+        ),
+        (
+            vec![("ALLOW_WEAK_PREVIOUS_SECRETS", "2023-02-30")],
+            "ALLOW_WEAK_PREVIOUS_SECRETS",
+        ),
+        (
+            vec![
+                ("SESSION_SECRETS_PREVIOUS", r#"["",""]"#),
+                ("ALLOW_WEAK_PREVIOUS_SECRETS", "2023-11-20"),
+            ],
+            "is empty",
+        ),
+    ] {
+        let h = Harness::with(&extra);
+        assert!(h.config.session.is_none(), "{extra:?}");
+        assert!(
+            h.config
+                .errors
+                .iter()
+                .any(|e| e.to_string().contains(needle)),
+            "{extra:?}: {:?}",
+            h.config.errors
+        );
+    }
+}
+
+#[test]
+fn with_a_domain_the_reissue_also_clears_a_host_only_cookie_of_the_name() {
+    // The browser holds the app's host-only cookie (sent first, from before the app set a
+    // Domain) beside the Domain one: one cookie must be left, under the current secret.
+    let h = Harness::with(&[
+        (
+            "SESSION_SECRETS_PREVIOUS",
+            &format!(r#"["{OLD_SECRET}","{WEAK_SECRET}"]"#),
+        ),
+        ("ALLOW_WEAK_PREVIOUS_SECRETS", "2023-11-20"),
+        ("COOKIE_SECURE", "true"),
+        ("COOKIE_DOMAIN", "example.com"),
+    ]);
+    h.import(OLD_APP_ID, "carol", T0);
+    let weak_cookie = cookie_signed_with("sid", OLD_APP_ID, WEAK_SECRET);
+    let out = h.get(
+        "/orders",
+        &format!("{weak_cookie}; {weak_cookie}"),
+        T0 + 1_000,
+    );
+    assert_eq!(out.response.status, 200, "{:?}", out.log);
+    let set = set_cookies(&out);
+    assert_eq!(set.len(), 2, "{set:?}");
+    assert!(set.iter().any(|c| c.starts_with(&format!(
+        "{}; Max-Age=2999; Domain=example.com; Path=/;",
+        cookie_signed_with("sid", OLD_APP_ID, SECRET)
+    ))));
+    assert!(set
+        .iter()
+        .any(|c| c.starts_with("sid=; Max-Age=0; Path=/;") && !c.contains("Domain")));
+    // Without a Domain, nothing else is cleared.
+    let host_only = weak_harness("2023-11-20");
+    host_only.import(OLD_APP_ID, "carol", T0);
+    assert_eq!(
+        set_cookies(&host_only.get("/orders", &weak_cookie, T0 + 1_000)).len(),
+        1
+    );
 }

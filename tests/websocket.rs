@@ -107,7 +107,7 @@ impl Harness {
         for (k, v) in extra {
             vars.insert(k.to_string(), v.to_string());
         }
-        let config = config::load(&move |name| vars.get(name).cloned());
+        let config = config::load(&move |name| vars.get(name).cloned(), T0);
         assert!(config.errors.is_empty(), "{:?}", config.errors);
         Harness {
             memory: config.session.as_ref().unwrap().isolate_memory(),

@@ -69,6 +69,7 @@ fuzz_target!(|input: Input<'_>| {
     let claims = Claims {
         iss: ISSUER.to_owned(),
         sub: input.sub,
+        aud: None,
         sid: input.sid,
         iat: input.iat,
         exp: input.iat.saturating_add(u64::from(input.lifetime)),

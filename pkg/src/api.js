@@ -169,9 +169,11 @@ export function serializeCookie(name, value, options) {
       opt.priority ? lowerCaseOption(opt.priority, 'priority') : undefined,
       opt.sameSite ? lowerCaseOption(opt.sameSite, 'sameSite') : undefined,
     );
-  } catch (message) {
-    if (message === 'URI malformed') throw new URIError(message);
-    throw new TypeError(String(message));
+  } catch (thrown) {
+    // The Wasm side throws message strings; an Error (e.g. from an option's own check) goes as is.
+    if (thrown instanceof Error) throw thrown;
+    if (thrown === 'URI malformed') throw new URIError(thrown);
+    throw new TypeError(String(thrown));
   }
 }
 

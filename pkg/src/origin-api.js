@@ -6,54 +6,104 @@ import { AssertionVerifier } from '../dist/origin.js';
 import { secretBytes } from './secret.js';
 
 const MAX_CACHED = 64;
+/** The current secret and up to two previous ones (rotation). */
+const MAX_SECRETS = 3;
 
 const assertionMessages = {
-  missing: 'no assertion: the request did not come through the gateway',
+  missing:
+    'no assertion: the gateway adds one only to authenticated requests, so this is a request on one of ' +
+    "the gateway's public paths (PUBLIC_PATHS), a CORS preflight (answer OPTIONS before this check), or a " +
+    'request sent to the origin directly instead of through the gateway; check assertions on the routes ' +
+    'the gateway protects',
   malformed: 'the assertion is not a sessiongate HS256 token',
-  bad_signature: 'the assertion signature does not verify with this secret',
+  bad_signature: 'the assertion signature does not verify with the configured secret(s)',
   expired: 'the assertion has expired',
   not_yet_valid: 'the assertion was issued in the future (check clocks)',
   wrong_issuer: 'the assertion was not issued by sessiongate',
+  wrong_audience: 'the assertion is not for this audience (compare the gateway\'s ASSERTION_AUDIENCE)',
 };
 
-/** Why an assertion was refused; `code` is stable (`missing`, `malformed`, `bad_signature`, …). */
+/**
+ * Why an assertion was refused; `code` is stable (`missing`, `malformed`, `bad_signature`, …) and
+ * `status` is 401, so Express's error handling answers 401 when it is passed to `next(err)`.
+ */
 export class AssertionError extends Error {
   constructor(code) {
     super(assertionMessages[code] ?? `assertion refused (${code})`);
     this.name = 'AssertionError';
     this.code = code;
+    this.status = 401;
   }
 }
 
-/**
- * Verifies the gateway's assertion header (HS256 JWT) with a prepared key. `verify(token)` returns
- * `{ user, sessionHandle, data, claims }` or throws an `AssertionError`.
- */
-export function createAssertionVerifier({ secret, clockSkewSeconds = 5, now = Date.now } = {}) {
-  if (secret == null) throw new TypeError('createAssertionVerifier needs the ASSERTION_SECRET as `secret`');
-  let verifier;
-  try {
-    verifier = new AssertionVerifier(secretBytes(secret));
-  } catch (message) {
-    throw new TypeError(String(message));
+/** A value the Wasm bindings threw (an error code or message string) as an Error, never re-wrapped. */
+function asTypeError(thrown, prefix = '') {
+  if (thrown instanceof Error) return thrown;
+  return new TypeError(prefix + String(thrown));
+}
+
+function secretList(secret) {
+  const list = Array.isArray(secret) ? secret : [secret];
+  if (list.length === 0 || list.length > MAX_SECRETS || list.some((s) => s == null)) {
+    throw new TypeError(
+      `the assertion verifier needs the gateway's ASSERTION_SECRET as \`secret\`: one secret, or an array of 1 to ${MAX_SECRETS} (the current one first, then previous ones during a rotation)`,
+    );
   }
+  return list;
+}
+
+function audienceList(audience) {
+  if (audience == null) return [];
+  const list = Array.isArray(audience) ? audience : [audience];
+  if (list.length === 0 || list.some((a) => typeof a !== 'string' || a === '')) {
+    throw new TypeError('`audience` must be a non-empty string or a non-empty array of them');
+  }
+  return [...list];
+}
+
+/**
+ * Verifies the gateway's assertion header (HS256 JWT) with prepared keys. `secret` is one secret or
+ * an array of up to three (the first mints; any verifies). With `audience` (a string or an array),
+ * the token's `aud` must name one of them, as `jose`'s `audience` option checks it. `verify(token)`
+ * returns `{ user, sessionHandle, data, claims }` or throws an `AssertionError`.
+ */
+export function createAssertionVerifier({ secret, audience, clockSkewSeconds = 5, now = Date.now } = {}) {
+  const list = secretList(secret);
+  const audiences = audienceList(audience);
+  const keys = list.map((one, i) => {
+    const bytes = secretBytes(one);
+    let key;
+    try {
+      key = new AssertionVerifier(bytes);
+    } catch (thrown) {
+      throw asTypeError(thrown, list.length > 1 ? `secret[${i}]: ` : '');
+    }
+    for (const expected of audiences) key.expectAudience(expected);
+    return key;
+  });
   return Object.freeze({
     verify(token) {
       if (typeof token !== 'string' || token === '') throw new AssertionError('missing');
-      let json;
-      try {
-        json = verifier.verify(token, now() / 1000, clockSkewSeconds);
-      } catch (code) {
-        throw new AssertionError(String(code));
+      const nowS = now() / 1000;
+      let refusal;
+      for (const key of keys) {
+        try {
+          const claims = JSON.parse(key.verify(token, nowS, clockSkewSeconds));
+          return { user: claims.sub, sessionHandle: claims.sid, data: claims.data ?? null, claims };
+        } catch (thrown) {
+          if (typeof thrown !== 'string') throw thrown;
+          refusal = thrown;
+          // Only a signature that does not verify may verify with another (previous) secret.
+          if (thrown !== 'bad_signature') break;
+        }
       }
-      const claims = JSON.parse(json);
-      return { user: claims.sub, sessionHandle: claims.sid, data: claims.data ?? null, claims };
+      throw new AssertionError(refusal);
     },
     mint(claims) {
       try {
-        return verifier.mint(JSON.stringify(claims));
-      } catch (message) {
-        throw new TypeError(String(message));
+        return keys[0].mint(JSON.stringify(claims));
+      } catch (thrown) {
+        throw asTypeError(thrown);
       }
     },
   });
@@ -61,29 +111,35 @@ export function createAssertionVerifier({ secret, clockSkewSeconds = 5, now = Da
 
 const verifiers = new Map();
 
-function cachedVerifier(secret) {
-  if (typeof secret !== 'string') return createAssertionVerifier({ secret });
-  let verifier = verifiers.get(secret);
+function cachedVerifier(secret, audience) {
+  if (typeof secret !== 'string') return createAssertionVerifier({ secret, audience });
+  const key = audience == null ? secret : `${JSON.stringify(audience)}\n${secret}`;
+  let verifier = verifiers.get(key);
   if (!verifier) {
     if (verifiers.size >= MAX_CACHED) verifiers.clear();
-    verifier = createAssertionVerifier({ secret });
-    verifiers.set(secret, verifier);
+    verifier = createAssertionVerifier({ secret, audience });
+    verifiers.set(key, verifier);
   }
   return verifier;
 }
 
-/** One-off form of `createAssertionVerifier({ secret }).verify(token)`. */
-export function verifyAssertion(token, secret) {
-  return cachedVerifier(secret).verify(token);
+/** One-off form of `createAssertionVerifier({ secret, audience }).verify(token)`. */
+export function verifyAssertion(token, secret, { audience } = {}) {
+  return cachedVerifier(secret, audience).verify(token);
 }
 
 /**
- * Mints an assertion like the gateway does (`iss` defaults to "sessiongate", `iat` to now, `exp`
- * to `iat + ttlSeconds`): for testing an origin without a gateway in front of it.
+ * Mints an assertion like the gateway does (`iss` "sessiongate", `iat` now, `exp` `iat + ttlSeconds`,
+ * `aud` when `audience` is given): for testing an origin without a gateway in front of it.
  */
-export function mintAssertion({ user, sessionHandle = 'test-session', data, ttlSeconds = 60, now = Date.now }, secret) {
+export function mintAssertion(
+  { user, sessionHandle = 'test-session', data, audience, ttlSeconds = 60, now = Date.now },
+  secret,
+) {
   const iat = Math.floor(now() / 1000);
-  const claims = { iss: 'sessiongate', sub: user, sid: sessionHandle, iat, exp: iat + ttlSeconds };
+  const claims = { iss: 'sessiongate', sub: user };
+  if (audience !== undefined) claims.aud = audience;
+  Object.assign(claims, { sid: sessionHandle, iat, exp: iat + ttlSeconds });
   if (data !== undefined) claims.data = data;
-  return cachedVerifier(secret).mint(claims);
+  return cachedVerifier(Array.isArray(secret) ? secret[0] : secret).mint(claims);
 }

@@ -17,6 +17,8 @@ export interface GateOptions {
   SESSION_SECRET: string;
   ASSERTION_SECRET: string;
   ORIGIN_URL?: string;
+  /** The assertion's `aud` claim: a string, or a JSON array of strings (none when unset). */
+  ASSERTION_AUDIENCE?: string;
   [setting: string]: unknown;
 }
 

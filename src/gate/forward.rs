@@ -38,12 +38,17 @@ pub(super) fn origin_request<B>(
         target.push('?');
         target.push_str(&q);
     }
-    // The gateway's own cookie is its business: the origin never sees the session id.
-    let cookie_name = sessions.map(|s| s.cookie.name.as_str());
+    // The gateway's own cookie is its business: the origin never sees the session id, under
+    // either name.
+    let names = session_cookie_names(sessions);
     let mut out: Vec<(String, String)> = Vec::with_capacity(headers.len() + 2);
     for (name, value) in headers {
-        if let (true, Some(cookie_name)) = (name.eq_ignore_ascii_case("cookie"), cookie_name) {
-            if let Some(rest) = remove_cookie(&value, cookie_name) {
+        if !names.is_empty() && name.eq_ignore_ascii_case("cookie") {
+            let mut rest = Some(value);
+            for cookie_name in &names {
+                rest = rest.and_then(|value| remove_cookie(&value, cookie_name));
+            }
+            if let Some(rest) = rest {
                 out.push((name, rest));
             }
             continue;
@@ -56,6 +61,7 @@ pub(super) fn origin_request<B>(
         let claims = Claims {
             iss: ISSUER.to_owned(),
             sub: live.record.user.clone(),
+            aud: s.assertion_audience.clone(),
             sid: live.handle.clone(),
             iat: now_s,
             exp: now_s.saturating_add(s.assertion_ttl_s),
@@ -74,17 +80,26 @@ pub(super) fn origin_request<B>(
     }
 }
 
+/// The session cookie's names: `COOKIE_NAME`, and `COOKIE_NAME_PREVIOUS` when set.
+pub(super) fn session_cookie_names(sessions: Option<&SessionConfig>) -> Vec<&str> {
+    let mut names = Vec::with_capacity(2);
+    if let Some(s) = sessions {
+        names.push(s.cookie.name.as_str());
+        if let Some(previous) = &s.previous_cookie {
+            names.push(previous.name.as_str());
+        }
+    }
+    names
+}
+
 /// Whether an origin response header sets the session cookie. The gateway owns that cookie: an
 /// origin (an old express-session app under the same name, a reflected header) must not plant or
-/// overwrite it, so such `Set-Cookie` lines are dropped.
-fn sets_session_cookie(name: &str, value: &str, cookie_name: Option<&str>) -> bool {
-    let Some(cookie_name) = cookie_name else {
-        return false;
-    };
+/// overwrite it, under either name, so such `Set-Cookie` lines are dropped.
+fn sets_session_cookie(name: &str, value: &str, cookie_names: &[&str]) -> bool {
     name.eq_ignore_ascii_case("set-cookie")
         && value
             .split_once('=')
-            .is_some_and(|(name, _)| name.trim() == cookie_name)
+            .is_some_and(|(name, _)| cookie_names.contains(&name.trim()))
 }
 
 /// The origin's response for the client, with the gateway's own headers added. When nothing is
@@ -93,14 +108,14 @@ pub(super) fn client_response<B>(
     status: u16,
     headers: Vec<(String, String)>,
     body: B,
-    cookie_name: Option<&str>,
+    cookie_names: &[&str],
     mut added: Vec<(String, String)>,
 ) -> GateResponse<B> {
     let origin_header_count = headers.len();
     let mut out: Vec<(String, String)> = headers
         .into_iter()
         .filter(|(name, value)| {
-            !is_control_response_header(name) && !sets_session_cookie(name, value, cookie_name)
+            !is_control_response_header(name) && !sets_session_cookie(name, value, cookie_names)
         })
         .collect();
     let body = if added.is_empty() && out.len() == origin_header_count {

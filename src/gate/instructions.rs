@@ -91,9 +91,9 @@ pub(super) async fn end_sessions<S: SessionStore>(
 ) -> Result<LoggedOut, StoreError> {
     let (id, user) = match (caller.live, caller.presented) {
         (Some(live), _) => (live.id.clone(), Some(live.record.user.clone())),
-        (None, Presented::Valid(id)) => match store.load(id).await? {
-            Loaded::Found(record) => (id.clone(), Some(record.user)),
-            Loaded::Missing | Loaded::Unusable(_) => (id.clone(), None),
+        (None, Presented::Valid(cookie)) => match store.load(&cookie.id).await? {
+            Loaded::Found(record) => (cookie.id.clone(), Some(record.user)),
+            Loaded::Missing | Loaded::Unusable(_) => (cookie.id.clone(), None),
         },
         (None, _) => return Ok(LoggedOut::default()),
     };

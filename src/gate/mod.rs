@@ -99,7 +99,7 @@ where
         }
     }
     let headers = &request.headers;
-    let presented = sessions.map_or(Presented::Absent, |s| presented_cookie(s, headers));
+    let presented = sessions.map_or(Presented::Absent, |s| presented_cookie(s, headers, now_ms));
     let is_public = forward.public_paths.matches(&request.path)
         || forward::is_cors_preflight(&request.method, headers);
     let live = if is_public {
@@ -181,7 +181,7 @@ where
         response.status,
         response.headers,
         response.body,
-        sessions.map(|s| s.cookie.name.as_str()),
+        &forward::session_cookie_names(sessions),
         added,
     );
     // A handshake the origin refused (any other status) is an ordinary response.
@@ -190,6 +190,7 @@ where
             websocket::client_response(response),
             Some(websocket::WebSocketRelay::new(
                 sessions,
+                &presented,
                 live.as_ref(),
                 user_agent.as_deref(),
                 &path,

@@ -26,6 +26,10 @@ pub struct LogLine {
     /// The session's user.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Which secret verified the session cookie (`current`, `previous[n]`, `weak-previous[n]`),
+    /// so an operator sees when a previous secret is no longer used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
     /// The request's method.
     pub method: String,
     /// The request's path, without the query.
@@ -63,6 +67,9 @@ pub(super) struct Flow<'a> {
     pub set_cookie: Option<String>,
     /// Further headers of the gateway's own for the client.
     pub extra_headers: Vec<(String, String)>,
+    /// The previous cookie name's settings when the session cookie came under that name: a
+    /// refusal that clears the cookie clears that one.
+    pub previous_cookie: Option<&'a CookieSettings>,
 }
 
 impl<'a> Flow<'a> {
@@ -76,6 +83,7 @@ impl<'a> Flow<'a> {
             },
             set_cookie: None,
             extra_headers: Vec::new(),
+            previous_cookie: None,
         }
     }
 
@@ -86,6 +94,10 @@ impl<'a> Flow<'a> {
         self.log.detail = detail;
         if refusal.clears_cookie() {
             self.set_cookie = self.cookie.map(CookieSettings::clear_cookie);
+            if let Some(previous) = self.previous_cookie.take() {
+                self.extra_headers
+                    .push(("set-cookie".to_owned(), previous.clear_cookie()));
+            }
         }
         let body = refusal.body();
         self.answer(refusal.status(), json_headers(), body)

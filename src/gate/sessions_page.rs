@@ -132,7 +132,8 @@ fn query_number(query: Option<&str>, name: &str) -> Option<usize> {
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .find(|(key, _)| *key == name)
-        .and_then(|(_, value)| value.parse().ok())
+        .and_then(|(_, value)| value.parse::<u64>().ok())
+        .and_then(|n| usize::try_from(n).ok())
 }
 
 type Answer = Result<String, Refused>;
@@ -161,11 +162,8 @@ async fn list<S: SessionStore>(
     offset: usize,
     now_ms: u64,
 ) -> Answer {
-    let others: Vec<SessionId> = user_ids(store, live)
-        .await?
-        .into_iter()
-        .filter(|id| *id != live.id)
-        .collect();
+    let mut others = user_ids(store, live).await?;
+    others.retain(|id| *id != live.id);
     let loaded = store
         .load_sessions(&others)
         .await
@@ -173,33 +171,28 @@ async fn list<S: SessionStore>(
     // Gone (or not yet visible here), expired, or not this user's: not a live session of theirs.
     // Index entries are never deleted by a listing: one that merely missed a fresh record must
     // stay, so that signing out all other sessions still reaches it.
-    let mut found: Vec<(SessionId, SessionRecord)> = loaded
-        .sessions
-        .into_iter()
-        .filter(|(_, r)| r.user == live.record.user && r.freshness(now_ms) == Freshness::Live)
-        .collect();
+    let mut found: Vec<(SessionId, SessionRecord)> = loaded.sessions;
+    found.retain(|(_, r)| r.user == live.record.user && r.freshness(now_ms) == Freshness::Live);
     found.sort_by_key(|(_, record)| core::cmp::Reverse(record.last_seen));
-    found.insert(0, (live.id.clone(), live.record.clone()));
+    // This session first.
+    found.push((live.id.clone(), live.record.clone()));
+    found.rotate_right(1);
     let total = found.len();
-    let views: Vec<SessionView> = found
-        .into_iter()
-        .skip(offset)
-        .take(SESSIONS_PER_PAGE)
-        .map(|(id, record)| {
-            let current = id == live.id;
-            SessionView {
-                id: if current {
-                    live.handle.clone()
-                } else {
-                    sessions.assertion_key.session_handle(&id)
-                },
-                device: record.device.unwrap_or_else(|| "Unknown device".to_owned()),
-                created: record.created,
-                last_seen: record.last_seen,
-                current,
-            }
-        })
-        .collect();
+    let mut views: Vec<SessionView> = Vec::new();
+    for (id, record) in found.into_iter().skip(offset).take(SESSIONS_PER_PAGE) {
+        let current = id == live.id;
+        views.push(SessionView {
+            id: if current {
+                live.handle.clone()
+            } else {
+                sessions.assertion_key.session_handle(&id)
+            },
+            device: record.device.unwrap_or_else(|| "Unknown device".to_owned()),
+            created: record.created,
+            last_seen: record.last_seen,
+            current,
+        });
+    }
     let end = offset.saturating_add(views.len());
     flow.log.detail = Some(format!("{} of {total} sessions listed", views.len()));
     let page = SessionPage {

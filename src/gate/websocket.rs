@@ -19,12 +19,12 @@
 //! until its absolute timeout. The handshake itself is a request like any other, and refreshes
 //! the session as one.
 
-use super::cookie_check::Presented;
+use super::cookie_check::{Presented, VerifiedCookie};
 use super::exchange::{Body, GateRequest, GateResponse, OriginRequest};
 use super::refusal::{Refusal, Refused};
 use super::respond::{Flow, LogLine};
 use super::session_check::{authenticate, LiveSession};
-use crate::config::SessionConfig;
+use crate::config::{SessionConfig, VerifiedBy};
 use crate::headers::header_value;
 use crate::session::SessionId;
 use crate::store::SessionStore;
@@ -144,6 +144,8 @@ struct SessionWatch {
     user: String,
     user_agent: Option<String>,
     path: String,
+    /// The secret that verified the handshake's cookie (the re-check checks as that cookie would).
+    by: VerifiedBy,
     sessions: SessionConfig,
 }
 
@@ -163,16 +165,18 @@ impl WebSocketRelay {
     /// path: nothing to re-check).
     pub(super) fn new(
         sessions: Option<&SessionConfig>,
+        presented: &Presented,
         live: Option<&LiveSession>,
         user_agent: Option<&str>,
         path: &str,
     ) -> Self {
-        let watch = match (sessions, live) {
-            (Some(sessions), Some(live)) => Some(SessionWatch {
+        let watch = match (sessions, presented, live) {
+            (Some(sessions), Presented::Valid(cookie), Some(live)) => Some(SessionWatch {
                 id: live.id.clone(),
                 user: live.record.user.clone(),
                 user_agent: user_agent.map(str::to_owned),
                 path: path.to_owned(),
+                by: cookie.by,
                 sessions: sessions.clone(),
             }),
             _ => None,
@@ -199,7 +203,11 @@ impl WebSocketRelay {
             .iter()
             .map(|ua| ("user-agent".to_owned(), ua.clone()))
             .collect();
-        let presented = Presented::Valid(watch.id.clone());
+        let presented = Presented::Valid(VerifiedCookie {
+            id: watch.id.clone(),
+            by: watch.by,
+            previous_name: false,
+        });
         match authenticate(
             &mut flow,
             &watch.sessions,

@@ -127,7 +127,11 @@ impl<'a, K: KeyValueStore> KvSessions<'a, K> {
             }
             self.count(1);
             let page = self.kv.list_page(&prefix, cursor.as_deref()).await?;
-            ids.extend(page.keys.iter().filter_map(|k| id_of_index_key(k, &prefix)));
+            for key in &page.keys {
+                if let Some(id) = id_of_index_key(key, &prefix) {
+                    ids.push(id);
+                }
+            }
             match page.cursor {
                 Some(next) => cursor = Some(next),
                 None => return Ok((ids, true)),
@@ -187,8 +191,8 @@ impl<K: KeyValueStore> SessionStore for KvSessions<'_, K> {
     }
 
     async fn end_all(&self, user: &str, keep: Option<&SessionId>) -> Result<Ending, StoreError> {
-        let (ids, listed_all) = self.indexed(user).await?;
-        let others: Vec<SessionId> = ids.into_iter().filter(|id| Some(id) != keep).collect();
+        let (mut others, listed_all) = self.indexed(user).await?;
+        others.retain(|id| Some(id) != keep);
         // Only sessions still present are ended: entries left by an earlier call that ran out of
         // operations (or by sessions that expired) cost no deletes.
         let present = self.load_sessions(&others).await?;
@@ -228,10 +232,11 @@ impl<K: KeyValueStore> SessionStore for KvSessions<'_, K> {
                 list.unread += chunk.len();
                 continue;
             }
-            let keys: Vec<String> = chunk
-                .iter()
-                .flat_map(|id| [record_key(id), activity_key(id)])
-                .collect();
+            let mut keys = Vec::with_capacity(2 * chunk.len());
+            for id in chunk {
+                keys.push(record_key(id));
+                keys.push(activity_key(id));
+            }
             let names: Vec<&str> = keys.iter().map(String::as_str).collect();
             let mut values = self.get_many(&names).await?.into_iter();
             for id in chunk {

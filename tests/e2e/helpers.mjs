@@ -21,7 +21,13 @@ export const UA = 'Mozilla/5.0 (X11; Linux x86_64) e2e/1.0';
 export const COOKIE = 'sessiongate';
 
 const KV_WRAPPER = readFileSync(new URL('./fixtures/kv-wrapper.mjs', import.meta.url), 'utf8');
-export const COMPATIBILITY_DATE = '2026-04-01';
+/** wrangler.toml's compatibility_date: the Worker runs in the tests as it is deployed. */
+export const COMPATIBILITY_DATE = (() => {
+  const toml = readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
+  const date = /^compatibility_date\s*=\s*"(\d{4}-\d{2}-\d{2})"/m.exec(toml)?.[1];
+  if (!date) throw new Error('wrangler.toml has no compatibility_date = "YYYY-MM-DD"');
+  return date;
+})();
 
 /**
  * Starts the gateway Worker (build/index.js and its Wasm) in workerd. `vars` override the defaults
@@ -36,10 +42,12 @@ export const COMPATIBILITY_DATE = '2026-04-01';
  *   ignoring later writes and deletes, like KV's per-location cache; 'key-by-key' and
  *   'keys-are-strings': bindings without bulk reads; see fixtures/kv-wrapper.mjs);
  *   `setKvMode(null)` returns to the start-up mode.
+ * `kvPersist: dir` keeps KV in that directory, so a gateway started later on it (a restart, e.g.
+ * with other settings) sees the same sessions.
  * Returns `{ url, mf, kv(), kvOps, setKvMode(), logs, close() }`; `kv()` is the underlying namespace
  * (for seeding and inspecting records), `logs` collects the Worker's console lines.
  */
-export async function startGateway({ originUrl, vars = {}, kvFault = null, countKv = false } = {}) {
+export async function startGateway({ originUrl, vars = {}, kvFault = null, countKv = false, kvPersist } = {}) {
   const bindings = {
     SESSION_SECRET,
     ASSERTION_SECRET,
@@ -92,6 +100,7 @@ export async function startGateway({ originUrl, vars = {}, kvFault = null, count
     port: 0,
     cf: false, // no request to workers.cloudflare.com for the `cf` object
     workers,
+    ...(kvPersist ? { kvPersist } : {}),
     log: new Log(LogLevel.WARN),
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {

@@ -10,8 +10,10 @@ import { Log, LogLevel, Miniflare } from 'miniflare';
 import WebSocket from 'ws';
 import signature from 'cookie-signature';
 import {
-  ASSERTION_SECRET, COMPATIBILITY_DATE, SESSION_SECRET, UA, request, sessionCookie, clearsCookie,
+  ASSERTION_SECRET, COMPATIBILITY_DATE, OLD_SECRET, ROOT, SESSION_SECRET, UA, request, sessionCookie, clearsCookie,
+  errorCode, signedCookie,
 } from '../e2e/helpers.mjs';
+import { TUTORIAL_SECRET, importSessions, utcDate } from '../e2e/fixtures/express-app.mjs';
 import { verifyAssertion } from '../../pkg/src/origin-node.js';
 import { TESTS, freshProject } from './pack.mjs';
 
@@ -34,7 +36,7 @@ before(async () => {
     'binding = "SESSIONS"',
     'id = "local"',
   ].join('\n'));
-  execFileSync(path.join(TESTS, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', 'dist'], {
+  execFileSync(path.join(ROOT, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', 'dist'], {
     cwd: project.dir,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -187,6 +189,54 @@ test('SESSION_CACHE_TTL_MS: the gate object keeps the cache across requests; a l
     assert.equal(after.json().error, 'unknown_session');
   } finally {
     await cached.dispose();
+  }
+});
+
+test('cookie takeover embedded: a previous-secret cookie is accepted and re-issued; a weak-secret cookie only for an imported session', async () => {
+  const takeover = startBundle({
+    PUBLIC_PATHS: '/health,/login',
+    SESSION_SECRETS_PREVIOUS: JSON.stringify([OLD_SECRET, TUTORIAL_SECRET]),
+    ALLOW_WEAK_PREVIOUS_SECRETS: utcDate(7),
+  });
+  try {
+    const base = (await takeover.ready).toString().replace(/\/$/, '');
+    const me = (cookie) => request(base, 'GET', '/me', { headers: { cookie, 'user-agent': UA } });
+    const reissuedCookie = (res) => sessionCookie(res, COOKIE);
+
+    // A session the gate created, presented under the (strong) previous secret: served, re-issued.
+    const login = await request(base, 'POST', '/login', {
+      headers: { 'content-type': 'application/json', 'user-agent': UA },
+      body: JSON.stringify({ username: 'frank' }),
+    });
+    const current = sessionCookie(login, COOKIE);
+    const id = signature.unsign(decodeURIComponent(current.split('=')[1]).slice(2), SESSION_SECRET);
+    const viaPrevious = await me(signedCookie(id, OLD_SECRET, COOKIE));
+    assert.equal(viaPrevious.status, 200, viaPrevious.body);
+    assert.equal(viaPrevious.json().user, 'frank');
+    assert.equal(reissuedCookie(viaPrevious), current, 'same id, the current secret');
+    assert.equal((await me(current)).headers['set-cookie'], undefined, 'a current cookie is left alone');
+
+    // The same session under the weak secret: refused (anyone can sign under a public secret), and it survives.
+    const forged = await me(signedCookie(id, TUTORIAL_SECRET, COOKIE));
+    assert.equal(forged.status, 401);
+    assert.equal(errorCode(forged), 'invalid_session_cookie');
+    assert.equal((await me(current)).status, 200);
+
+    // An imported express-session session under the weak secret: served and re-issued.
+    const oldId = 'EmbeddedImportedSession0123456789abc';
+    await importSessions(await takeover.getKVNamespace('SESSIONS'), {
+      [oldId]: { user: 'grace', role: 'member', userAgent: UA, cookie: { expires: new Date(Date.now() + 3600e3).toISOString() } },
+    });
+    const weak = await me(signedCookie(oldId, TUTORIAL_SECRET, COOKIE));
+    assert.equal(weak.status, 200, weak.body);
+    assert.equal(weak.json().user, 'grace');
+    const reissued = reissuedCookie(weak);
+    assert.equal(reissued, signedCookie(oldId, SESSION_SECRET, COOKIE));
+    const seconds = Number(/Max-Age=(\d+)/.exec(weak.headers['set-cookie'].find((c) => c.startsWith(`${COOKIE}=`)))[1]);
+    assert.ok(seconds > 3500 && seconds <= 3600, `the remaining lifetime: ${seconds}`);
+    assert.equal((await me(reissued)).status, 200);
+  } finally {
+    await takeover.dispose();
   }
 });
 

@@ -50,5 +50,5 @@ export function sessiongate(options) {
 }
 
 export { AssertionError };
-export { MAX_RETURN_PATH_LENGTH, returnTo, safeReturnPath } from './return-path.js';
+export { returnTo, safeReturnPath } from './return-path.js';
 export default sessiongate;

@@ -49,8 +49,6 @@ export interface RefusalBody {
 
 export function sessiongate(options: SessiongateMiddlewareOptions): SessiongateMiddleware;
 
-/** Longest return path accepted (2048); a longer one becomes `'/'`. */
-export const MAX_RETURN_PATH_LENGTH: number;
 /**
  * `value` if it is a same-origin relative path no browser reads as another host (one leading `/`,
  * not `//` or `/\`; printable ASCII; no backslash; no `%2F`/`%5C` before the query; at most 2048

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { MAX_RETURN_PATH_LENGTH, returnTo, safeReturnPath } from '../../pkg/src/express.js';
+import { returnTo, safeReturnPath } from '../../pkg/src/express.js';
+import { MAX_RETURN_PATH_LENGTH } from '../../pkg/src/return-path.js';
 
 const TABLE = JSON.parse(readFileSync(new URL('../fixtures/return-paths.json', import.meta.url), 'utf8'));
 

@@ -10,6 +10,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
+// The npm package's return-path rules (no dependencies): where to go after signing in.
+import { returnTo } from '../pkg/src/return-path.js';
 
 export const DEMO_PASSWORD = 'sessiongate-demo';
 const DEMO_USERS = {
@@ -116,12 +118,15 @@ export async function startDemoOrigin({
         return json(res, 401, { ok: false, error: 'Wrong user or password.' });
       }
       const login = { 'Sessiongate-Login': JSON.stringify({ user: username, data }) };
+      // Back where the gateway's sign-in redirect came from (LOGIN_URL's return_to), made safe;
+      // the app page otherwise.
+      const next = returnTo(req, { fallback: '/app' });
       if (isForm) {
-        // A plain HTML form post (no JavaScript): go to the app page.
-        res.writeHead(303, { location: '/app', ...login });
+        // A plain HTML form post (no JavaScript).
+        res.writeHead(303, { location: next, ...login });
         return res.end();
       }
-      return json(res, 200, { ok: true, user: username }, login);
+      return json(res, 200, { ok: true, user: username, next }, login);
     }
     if (path === '/logout' && req.method === 'POST') {
       return json(res, 200, { ok: true }, { 'Sessiongate-Logout': 'session' });

@@ -42,6 +42,8 @@ pub struct ForwardConfig {
     pub gateway_path: String,
     /// `ORIGIN_TIMEOUT_MS`.
     pub origin_timeout_ms: u64,
+    /// The browser flow: sign-in redirect, optional-auth paths, cross-site protection.
+    pub browser: BrowserConfig,
 }
 
 /// Settings needed to verify or create sessions.
@@ -229,6 +231,21 @@ pub enum ConfigError {
         /// The binding's name.
         binding: &'static str,
     },
+    /// An `OPTIONAL_PATHS` entry that is not a plain absolute path.
+    OptionalPath(InvalidPathEntry),
+    /// An `OPTIONAL_PATHS` entry that overlaps a `PUBLIC_PATHS` entry (the same entry, or one
+    /// subtree covering the other).
+    OptionalOverlapsPublic {
+        /// The `OPTIONAL_PATHS` entry.
+        optional: String,
+        /// The `PUBLIC_PATHS` entry.
+        public: String,
+    },
+    /// `LOGIN_URL` is not under `PUBLIC_PATHS` (a signed-out browser could never reach it).
+    LoginUrlNotPublic {
+        /// The value given.
+        got: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -289,6 +306,19 @@ impl fmt::Display for ConfigError {
             ConfigError::RefreshNotShorterThanIdle { refresh, idle } => write!(
                 f,
                 "TOUCH_INTERVAL ({refresh}) must be less than IDLE_TIMEOUT ({idle})"
+            ),
+            ConfigError::OptionalPath(e) => write!(
+                f,
+                "OPTIONAL_PATHS entry {:?} is not a plain absolute path (optionally ending in /*)",
+                e.entry
+            ),
+            ConfigError::OptionalOverlapsPublic { optional, public } => write!(
+                f,
+                "OPTIONAL_PATHS entry {optional:?} overlaps PUBLIC_PATHS entry {public:?}: a path is either public or optional"
+            ),
+            ConfigError::LoginUrlNotPublic { got } => write!(
+                f,
+                "LOGIN_URL {got:?} must be a path listed in PUBLIC_PATHS (a signed-out browser is sent there)"
             ),
             ConfigError::MissingKvBinding { binding } => write!(
                 f,
@@ -478,6 +508,7 @@ fn load_forward(
         });
     }
     let origin_timeout_ms = number(lookup, "ORIGIN_TIMEOUT_MS", 30_000, 1..=600_000, errors);
+    let browser = load_browser(lookup, public_paths.as_ref(), errors);
     let (origin_url, public_paths, user_header, assertion_header, origin_timeout_ms) = (
         origin?,
         public_paths?,
@@ -496,6 +527,7 @@ fn load_forward(
         assertion_header,
         gateway_path,
         origin_timeout_ms,
+        browser: browser?,
     })
 }
 
@@ -514,6 +546,174 @@ fn checked_origin_url(raw: &str) -> Option<String> {
             .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
     let path_ok = !path.contains(['?', '#', '%', ' ', '\\']) && !path.chars().any(char::is_control);
     (authority_ok && path_ok).then(|| raw.trim_end_matches('/').to_owned())
+}
+
+/// The browser flow's settings (`LOGIN_URL`, `LOGIN_RETURN_PARAM`, `AUTH_REALM`, `OPTIONAL_PATHS`,
+/// `CSRF_PROTECTION`, `CSRF_ALLOWED_ORIGINS`): part of [`ForwardConfig`], since none needs a secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrowserConfig {
+    /// `LOGIN_URL`: where a signed-out browser navigation is redirected (a path, with an optional
+    /// query, under `PUBLIC_PATHS`); no redirect when unset.
+    pub login_url: Option<String>,
+    /// `LOGIN_RETURN_PARAM`: the query parameter of `login_url` carrying the original path.
+    pub login_return_param: String,
+    /// `AUTH_REALM`: the realm of `WWW-Authenticate` on a 401 (the request's host when unset).
+    pub auth_realm: Option<String>,
+    /// `OPTIONAL_PATHS`: forwarded with an identity when a valid session is present, without one
+    /// otherwise; never refused for want of a session.
+    pub optional_paths: PublicPaths,
+    /// `CSRF_PROTECTION`: refuse unsafe methods from other origins on every path.
+    pub csrf_protection: bool,
+    /// `CSRF_ALLOWED_ORIGINS`: further origins (`scheme://host[:port]`, as browsers serialize
+    /// them) whose requests pass the cross-site check.
+    pub csrf_allowed_origins: Vec<String>,
+}
+
+/// Longest `LOGIN_URL`, `AUTH_REALM` and `LOGIN_RETURN_PARAM` accepted, in bytes.
+const MAX_LOGIN_URL_LEN: usize = 1024;
+
+/// Reads the browser flow's settings; `public_paths` is `None` when `PUBLIC_PATHS` is invalid
+/// (its error is already reported, and checks against it are skipped).
+fn load_browser(
+    lookup: Lookup<'_>,
+    public_paths: Option<&PublicPaths>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<BrowserConfig> {
+    let errors_before = errors.len();
+    let login_url = non_empty(lookup, "LOGIN_URL").map(|raw| raw.trim().to_owned());
+    if let Some(url) = &login_url {
+        let path = url.split_once('?').map_or(url.as_str(), |(path, _)| path);
+        let plain = url.len() <= MAX_LOGIN_URL_LEN
+            && url.starts_with('/')
+            && !url.starts_with("//")
+            && url
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"\\#".contains(&b));
+        if !plain {
+            errors.push(ConfigError::Invalid {
+                name: "LOGIN_URL",
+                rule: "must be a path on this host like /login (optionally with a query)",
+                got: url.clone(),
+            });
+        } else if public_paths.is_some_and(|public| !public.matches(path)) {
+            errors.push(ConfigError::LoginUrlNotPublic { got: url.clone() });
+        }
+    }
+    let login_return_param = non_empty(lookup, "LOGIN_RETURN_PARAM")
+        .map_or_else(|| "return_to".to_owned(), |p| p.trim().to_owned());
+    let param_ok = !login_return_param.is_empty()
+        && login_return_param.len() <= 64
+        && login_return_param
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if !param_ok {
+        errors.push(ConfigError::Invalid {
+            name: "LOGIN_RETURN_PARAM",
+            rule: "must be 1 to 64 letters, digits, -, ., _ or ~",
+            got: login_return_param.clone(),
+        });
+    }
+    let auth_realm = non_empty(lookup, "AUTH_REALM").map(|r| r.trim().to_owned());
+    if let Some(realm) = &auth_realm {
+        let realm_ok = realm.len() <= 128
+            && realm
+                .bytes()
+                .all(|b| (b == b' ' || b.is_ascii_graphic()) && b != b'"' && b != b'\\');
+        if !realm_ok {
+            errors.push(ConfigError::Invalid {
+                name: "AUTH_REALM",
+                rule: "must be at most 128 printable ASCII characters without \" or \\",
+                got: realm.clone(),
+            });
+        }
+    }
+    let optional_paths = match PublicPaths::parse(&lookup("OPTIONAL_PATHS").unwrap_or_default()) {
+        Ok(optional) => {
+            if let Some((optional, public)) = public_paths.and_then(|p| optional.overlap(p)) {
+                errors.push(ConfigError::OptionalOverlapsPublic { optional, public });
+            }
+            Some(optional)
+        }
+        Err(e) => {
+            errors.push(ConfigError::OptionalPath(e));
+            None
+        }
+    };
+    let csrf_protection = boolean(lookup, "CSRF_PROTECTION", false, errors);
+    let mut csrf_allowed_origins = Vec::new();
+    for entry in lookup("CSRF_ALLOWED_ORIGINS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        match checked_web_origin(entry) {
+            Some(origin) => csrf_allowed_origins.push(origin),
+            None => errors.push(ConfigError::Invalid {
+                name: "CSRF_ALLOWED_ORIGINS",
+                rule: "must list origins like https://app.example.com or http://localhost:3000 (scheme, host, optional port; no path, wildcard or credentials)",
+                got: entry.to_owned(),
+            }),
+        }
+    }
+    if errors.len() > errors_before {
+        return None;
+    }
+    Some(BrowserConfig {
+        login_url,
+        login_return_param,
+        auth_realm,
+        optional_paths: optional_paths?,
+        csrf_protection: csrf_protection?,
+        csrf_allowed_origins,
+    })
+}
+
+/// A web origin as browsers serialize it in `Origin`: `http(s)://host[:port]`, lowercase, the
+/// scheme's default port dropped. `None` for anything else (a path, even `/`, a wildcard,
+/// credentials, `null`).
+fn checked_web_origin(raw: &str) -> Option<String> {
+    let lower = raw.to_ascii_lowercase();
+    let (scheme, authority) = match lower.split_once("://")? {
+        ("https", authority) => ("https", authority),
+        ("http", authority) => ("http", authority),
+        _ => return None,
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    let host_ok = if let Some(inner) = host.strip_prefix('[') {
+        inner.strip_suffix(']').is_some_and(|ip| {
+            !ip.is_empty()
+                && ip
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        })
+    } else {
+        !host.is_empty()
+            && !host.starts_with(['.', '-'])
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    };
+    if !host_ok {
+        return None;
+    }
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    match port {
+        None => Some(format!("{scheme}://{host}")),
+        Some(port) => {
+            let digits_ok =
+                !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+            let number: u32 = port.parse().ok().filter(|_| digits_ok)?;
+            match number {
+                0 | 65_536.. => None,
+                n if n == default_port => Some(format!("{scheme}://{host}")),
+                n => Some(format!("{scheme}://{host}:{n}")),
+            }
+        }
+    }
 }
 
 /// Secrets from `SESSION_SECRETS_PREVIOUS`: a JSON array of strings, or one string.

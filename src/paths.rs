@@ -81,6 +81,55 @@ impl PublicPaths {
     }
 }
 
+impl Pattern {
+    /// The entry as it is configured.
+    fn entry(&self) -> String {
+        match self {
+            Pattern::Exact(exact) => exact.clone(),
+            Pattern::Subtree(prefix) => format!("{prefix}*"),
+        }
+    }
+
+    /// Whether some path matches both patterns: the same entry, or a subtree covering the other.
+    fn overlaps(&self, other: &Pattern) -> bool {
+        match (self, other) {
+            (Pattern::Exact(a), Pattern::Exact(b)) => a == b,
+            (Pattern::Exact(exact), Pattern::Subtree(prefix))
+            | (Pattern::Subtree(prefix), Pattern::Exact(exact)) => {
+                exact.starts_with(prefix.as_str())
+            }
+            (Pattern::Subtree(a), Pattern::Subtree(b)) => {
+                a.starts_with(b.as_str()) || b.starts_with(a.as_str())
+            }
+        }
+    }
+}
+
+impl PublicPaths {
+    /// The first pair of entries (one of `self`, one of `other`, as configured) that some path
+    /// matches both, if any.
+    ///
+    /// ```
+    /// use sessiongate::paths::PublicPaths;
+    /// let public = PublicPaths::parse("/login,/static/*").unwrap();
+    /// let optional = PublicPaths::parse("/,/static/img/*").unwrap();
+    /// assert_eq!(
+    ///     optional.overlap(&public),
+    ///     Some(("/static/img/*".to_owned(), "/static/*".to_owned()))
+    /// );
+    /// assert_eq!(PublicPaths::parse("/,/home").unwrap().overlap(&public), None);
+    /// ```
+    pub fn overlap(&self, other: &PublicPaths) -> Option<(String, String)> {
+        self.patterns.iter().find_map(|mine| {
+            other
+                .patterns
+                .iter()
+                .find(|theirs| mine.overlaps(theirs))
+                .map(|theirs| (mine.entry(), theirs.entry()))
+        })
+    }
+}
+
 /// The decoded path, or `None` when it is ambiguous: encoded `/`, `\` or `.`, a `;`, `?` or `#`,
 /// a backslash, an empty or dot segment, a control character, an invalid or double escape.
 pub fn normalize(raw_path: &str) -> Option<String> {
@@ -169,6 +218,27 @@ mod tests {
         let p = public();
         assert!(p.matches("/%68ealth"));
         assert!(p.matches("/static/hello%20world.txt"));
+    }
+
+    #[test]
+    fn overlaps_are_found() {
+        let public = public();
+        for (optional, expected) in [
+            ("/health", Some(("/health", "/health"))),
+            ("/static/a", Some(("/static/a", "/static/*"))),
+            ("/static/a/*", Some(("/static/a/*", "/static/*"))),
+            ("/*", Some(("/*", "/health"))),
+            ("/static/", Some(("/static/", "/static/*"))),
+            ("/static", None),
+            ("/healthz,/home/*,/statics/*", None),
+        ] {
+            let found = PublicPaths::parse(optional).unwrap().overlap(&public);
+            assert_eq!(
+                found,
+                expected.map(|(a, b)| (a.to_owned(), b.to_owned())),
+                "{optional}"
+            );
+        }
     }
 
     #[test]

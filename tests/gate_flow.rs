@@ -19,6 +19,10 @@ use sessiongate::store::import::{import_entries, OldSession};
 use sessiongate::store::testing::{Fault, MemoryKv};
 use sessiongate::store::{CachedSessions, IsolateMemory, KeyValueStore, KvSessions, SessionStore};
 
+/// The browser flow's tests, in their own file so that they merge apart from the rest.
+#[path = "gate_flow/browser.rs"]
+mod browser;
+
 const SECRET: &str = "test-session-secret-0123456789abcdef";
 const OLD_SECRET: &str = "old-session-secret-0123456789abcdef";
 const ASSERTION_SECRET: &str = "test-assertion-secret-0123456789abc";
@@ -77,6 +81,7 @@ impl FakeOrigin {
             target: r.target.clone(),
             headers: r.headers.clone(),
             body: r.body.clone(),
+            identified: r.identified,
         }
     }
     fn calls(&self) -> usize {
@@ -336,8 +341,10 @@ fn authenticated_request_reaches_origin_with_user_and_assertion() {
         T0 + 1000,
     );
     assert_eq!(out.response.status, 200);
-    // Nothing to strip or set: the origin's response goes on as it came.
-    assert!(matches!(out.response.body, Body::OriginAsIs(ref b) if b == "origin body"));
+    // A response with an identity is made private (see the browser-flow tests); the body is the
+    // origin's, streamed through.
+    assert!(matches!(out.response.body, Body::Origin(ref b) if b == "origin body"));
+    assert_eq!(header(&out, "cache-control"), Some("private"));
     let sent = h.origin.last();
     assert_eq!(sent.method, "POST");
     // The origin receives the path and query as sent, after ORIGIN_URL (with its path prefix).

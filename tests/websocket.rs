@@ -383,7 +383,10 @@ fn a_handshake_the_origin_refuses_is_passed_on_as_its_answer() {
     let out = h.handshake("/chat", &cookie, T0);
     assert_eq!(out.response.status, 200);
     assert!(out.websocket.is_none());
-    assert!(matches!(out.response.body, Body::OriginAsIs("origin body")));
+    assert!(matches!(
+        out.response.body,
+        Body::Origin("origin body") | Body::OriginAsIs("origin body")
+    ));
 }
 
 #[test]
@@ -494,4 +497,36 @@ fn the_recheck_fails_closed_when_the_store_fails() {
     }
     h.store.set_fault(None);
     assert_eq!(h.recheck(&out, T0 + 2000), None);
+}
+
+#[test]
+fn csrf_allowed_origins_may_open_sockets_whatever_csrf_protection_says() {
+    for protection in ["true", "false"] {
+        let h = Harness::with(&[
+            ("CSRF_ALLOWED_ORIGINS", "https://admin.test:8443"),
+            ("CSRF_PROTECTION", protection),
+        ]);
+        let cookie = h.login("alice");
+        let handshake = |origin: &str| {
+            h.send(
+                "GET",
+                "/chat",
+                &[
+                    ("cookie", &cookie),
+                    ("user-agent", UA),
+                    ("upgrade", "websocket"),
+                    ("origin", origin),
+                ],
+                T0,
+            )
+        };
+        assert_eq!(
+            handshake("https://admin.test:8443").response.status,
+            101,
+            "{protection}"
+        );
+        assert_eq!(handshake(GATE).response.status, 101, "{protection}");
+        let out = handshake("https://admin.test");
+        assert_eq!(error_code(&out), "cross_site_request", "{protection}");
+    }
 }

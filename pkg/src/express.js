@@ -151,4 +151,5 @@ export function logout(res, scope = 'session') {
 }
 
 export { AssertionError };
+export { returnTo, safeReturnPath } from './return-path.js';
 export default sessiongate;

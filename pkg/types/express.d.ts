@@ -48,6 +48,21 @@ export interface RefusalBody {
 }
 
 export function sessiongate(options: SessiongateMiddlewareOptions): SessiongateMiddleware;
+
+/**
+ * `value` if it is a same-origin relative path no browser reads as another host (one leading `/`,
+ * not `//` or `/\`; printable ASCII; no backslash; no `%2F`/`%5C` before the query; at most 2048
+ * bytes), else `'/'`. The gateway applies the same rules to the path it carries to LOGIN_URL.
+ */
+export function safeReturnPath(value: unknown): string;
+/**
+ * After sign-in, where to send the browser: the request's `param` query parameter (default
+ * `return_to`, the gateway's LOGIN_RETURN_PARAM) through `safeReturnPath`, else `fallback` (`'/'`).
+ */
+export function returnTo(
+  req: { query?: unknown; url?: string; originalUrl?: string },
+  options?: { param?: string; fallback?: string },
+): string;
 export default sessiongate;
 
 /** What `login` and `logout` need of a response: Node's `ServerResponse` and Express's `res` fit. */

@@ -48,6 +48,9 @@ pub struct OriginRequest<B> {
     pub headers: Vec<(String, String)>,
     /// The client's body.
     pub body: B,
+    /// It carries the user header and assertion: the adapter must not let a shared cache answer
+    /// it (`fetch` with `cache: 'no-store'`), since a cache keys on the URL, not on the identity.
+    pub identified: bool,
 }
 
 /// The head of the origin's response, with its body unread.

@@ -77,6 +77,7 @@ pub(super) fn origin_request<B>(
         target,
         headers: out,
         body,
+        identified: session.is_some() && sessions.is_some(),
     }
 }
 
@@ -112,10 +113,17 @@ pub(super) fn client_response<B>(
     mut added: Vec<(String, String)>,
 ) -> GateResponse<B> {
     let origin_header_count = headers.len();
+    // The gateway's `Cache-Control` (see `caching`) replaces the origin's.
+    let replaces_caching = added
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("cache-control"));
     let mut out: Vec<(String, String)> = headers
         .into_iter()
         .filter(|(name, value)| {
-            !is_control_response_header(name) && !sets_session_cookie(name, value, cookie_names)
+            let dropped = is_control_response_header(name)
+                || sets_session_cookie(name, value, cookie_names)
+                || (replaces_caching && super::caching::is_replaced(name));
+            !dropped
         })
         .collect();
     let body = if added.is_empty() && out.len() == origin_header_count {

@@ -18,7 +18,10 @@
 //! `getrandom`. The sliding-expiry refresh is returned as a typed [`Refresh`] for the caller to
 //! run after responding (`waitUntil` in a Worker).
 
+mod browser;
+mod caching;
 mod cookie_check;
+mod cross_site;
 mod endpoints;
 mod exchange;
 mod forward;
@@ -29,6 +32,8 @@ mod session_check;
 mod sessions_page;
 pub mod websocket;
 
+pub use browser::{safe_return_path, MAX_RETURN_PATH_LEN};
+pub use cross_site::is_allowed_origin;
 pub use exchange::{
     split_request_url, Body, GateRequest, GateResponse, Origin, OriginError, OriginRequest,
     OriginResponse,
@@ -88,13 +93,20 @@ where
         headers: forward.header_policy.sanitize(request.headers),
         ..request
     };
+    flow.sign_in = Some(browser::SignIn::for_request(&forward.browser, &request));
     if let Some(endpoint) = gateway_endpoint(&request.path, &forward.gateway_path) {
         let endpoint = endpoint.to_owned();
         return endpoints::answer(flow, sessions, store, &endpoint, &request, now_ms).await;
     }
 
+    if let Err(refused) = cross_site::check(&forward.browser, &request) {
+        return flow.refuse(refused);
+    }
+
     if is_websocket {
-        if let Err(refused) = websocket::check_origin(&request) {
+        if let Err(refused) =
+            websocket::check_origin(&request, &forward.browser.csrf_allowed_origins)
+        {
             return flow.refuse(refused);
         }
     }
@@ -102,20 +114,27 @@ where
     let presented = sessions.map_or(Presented::Absent, |s| presented_cookie(s, headers, now_ms));
     let is_public = forward.public_paths.matches(&request.path)
         || forward::is_cors_preflight(&request.method, headers);
-    let live = if is_public {
-        None
-    } else {
-        let Some(s) = sessions else {
-            return flow.refuse(session_settings_invalid());
-        };
-        match authenticate(&mut flow, s, store, &presented, headers, now_ms).await {
+    // Optional paths: an identity when the session is valid; otherwise, after what a protected
+    // path does to a refused session (ended, cookie cleared), forwarded without one.
+    let is_optional = !is_public && forward.browser.optional_paths.matches(&request.path);
+    let live = match sessions {
+        _ if is_public => None,
+        None if is_optional => None,
+        None => return flow.refuse(session_settings_invalid()),
+        Some(s) => match authenticate(&mut flow, s, store, &presented, headers, now_ms).await {
             Ok(live) => Some(live),
+            Err((Refusal::MissingSession, _)) if is_optional => None,
+            Err(refused) if is_optional => {
+                flow.drop_session(refused);
+                None
+            }
             Err(refused) => return flow.refuse(refused),
-        }
+        },
     };
 
     // Captured before the headers move into the origin request: a login binds this user agent.
     let user_agent = header_value(headers, "user-agent").map(str::to_owned);
+    let identified = live.is_some();
     let path = is_websocket.then(|| request.path.clone());
     let origin_request = forward::origin_request(forward, sessions, request, live.as_ref(), now_ms);
     let origin_request = if is_websocket {
@@ -174,6 +193,13 @@ where
     let mut added = std::mem::take(&mut flow.extra_headers);
     if let Some(cookie) = flow.set_cookie.take() {
         added.push(("set-cookie".to_owned(), cookie));
+    }
+    if caching::sets_cookie(&added) {
+        added.push(("cache-control".to_owned(), caching::NO_STORE.to_owned()));
+    } else if identified {
+        if let Some(private) = caching::private_for_identity(&response.headers) {
+            added.push(("cache-control".to_owned(), private));
+        }
     }
     flow.log.status = response.status;
     let upgraded = response.status == 101;

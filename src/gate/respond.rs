@@ -1,6 +1,8 @@
 //! The gate's answers: its own responses (refusals, JSON, the sessions page), the log line of
 //! every decision, and the state one request carries until it is answered.
 
+use super::browser::SignIn;
+use super::caching;
 use super::exchange::{Body, GateResponse};
 use super::refusal::Refused;
 use super::websocket::WebSocketRelay;
@@ -70,6 +72,9 @@ pub(super) struct Flow<'a> {
     /// The previous cookie name's settings when the session cookie came under that name: a
     /// refusal that clears the cookie clears that one.
     pub previous_cookie: Option<&'a CookieSettings>,
+    /// How a 401 is answered: the sign-in redirect or `WWW-Authenticate` (set once the
+    /// forwarding settings are known).
+    pub sign_in: Option<SignIn>,
 }
 
 impl<'a> Flow<'a> {
@@ -84,12 +89,14 @@ impl<'a> Flow<'a> {
             set_cookie: None,
             extra_headers: Vec::new(),
             previous_cookie: None,
+            sign_in: None,
         }
     }
 
-    /// Refuses the request; refusals about the presented session also clear its cookie.
-    pub fn refuse<B>(mut self, (refusal, detail): Refused) -> Outcome<B> {
-        self.log.event = "refuse";
+    /// Records a refusal of the presented session in the log, and clears the session cookie when
+    /// the refusal is about it; the caller then refuses, or (on an optional path) forwards
+    /// without identity.
+    pub fn drop_session(&mut self, (refusal, detail): Refused) {
         self.log.code = Some(refusal.code());
         self.log.detail = detail;
         if refusal.clears_cookie() {
@@ -99,8 +106,29 @@ impl<'a> Flow<'a> {
                     .push(("set-cookie".to_owned(), previous.clear_cookie()));
             }
         }
-        let body = refusal.body();
-        self.answer(refusal.status(), json_headers(), body)
+    }
+
+    /// Refuses the request; refusals about the presented session also clear its cookie. A 401
+    /// on a browser navigation redirects to `LOGIN_URL` when set; any other 401 carries
+    /// `WWW-Authenticate: Session realm="…"`.
+    pub fn refuse<B>(mut self, refused: Refused) -> Outcome<B> {
+        let refusal = refused.0;
+        self.log.event = "refuse";
+        self.drop_session(refused);
+        let mut headers = json_headers();
+        if refusal.status() == 401 {
+            if let Some(sign_in) = self.sign_in.take() {
+                if let Some(location) = sign_in.location {
+                    let headers = vec![
+                        ("location".to_owned(), location),
+                        ("cache-control".to_owned(), caching::NO_STORE.to_owned()),
+                    ];
+                    return self.answer(sign_in.redirect_status, headers, String::new());
+                }
+                headers.push(("www-authenticate".to_owned(), sign_in.challenge()));
+            }
+        }
+        self.answer(refusal.status(), headers, refusal.body())
     }
 
     /// Answers 200 with the gateway's own JSON.
@@ -119,6 +147,7 @@ impl<'a> Flow<'a> {
             headers.push(("set-cookie".to_owned(), cookie));
         }
         headers.append(&mut self.extra_headers);
+        caching::no_store_with_cookie(&mut headers);
         self.log.status = status;
         Outcome {
             response: GateResponse {

@@ -6,9 +6,11 @@
 //!
 //! - [`requested`]: a `GET` whose `Upgrade` lists `websocket`. Every other upgrade (`h2c`, …) is
 //!   an ordinary request with `Upgrade` stripped as a hop-by-hop header.
-//! - `check_origin`: the handshake's `Origin` must be the gateway's own origin, whether or not
-//!   the path is public: browsers send cookies with cross-site handshakes and CORS does not cover
-//!   them (cross-site WebSocket hijacking). The one place where allowed origins are decided.
+//! - `check_origin`: the handshake's `Origin` must be the gateway's own origin or one of
+//!   `CSRF_ALLOWED_ORIGINS`, whether or not the path is public and whether or not
+//!   `CSRF_PROTECTION` is on: browsers send cookies with cross-site handshakes and CORS does not
+//!   cover them (cross-site WebSocket hijacking). Decided by [`super::is_allowed_origin`], the
+//!   one place for every origin check.
 //! - `origin_request` and `client_response`: the handshake headers each side's runtime makes
 //!   for itself are dropped; `Sec-WebSocket-Protocol` passes both ways.
 //! - [`WebSocketRelay`]: what the glue needs to relay an accepted socket, and
@@ -72,17 +74,18 @@ pub fn requested(method: &str, headers: &[(String, String)]) -> bool {
 }
 
 /// Whether a WebSocket handshake may proceed from where it comes: its `Origin` must equal the
-/// gateway's origin (a handshake without `Origin` is refused too: every browser sends one, and a
-/// non-browser client can). Refused with 403 `cross_site_request`.
-///
-/// This is the single place where the allowed origins are decided: a list of further origins
-/// (`CSRF_ALLOWED_ORIGINS`) belongs here.
-pub(super) fn check_origin<B>(request: &GateRequest<B>) -> Result<(), Refused> {
+/// gateway's origin or one of `allowed` (`CSRF_ALLOWED_ORIGINS`), as [`super::is_allowed_origin`]
+/// decides for every origin check. A handshake without `Origin` is refused too: every browser
+/// sends one, and a non-browser client can. Refused with 403 `cross_site_request`.
+pub(super) fn check_origin<B>(request: &GateRequest<B>, allowed: &[String]) -> Result<(), Refused> {
     match header_value(&request.headers, "origin") {
-        Some(origin) if origin == request.origin => Ok(()),
+        Some(_) if super::is_allowed_origin(request, allowed) => Ok(()),
         Some(_) => Err((
             Refusal::CrossSiteRequest,
-            Some("WebSocket handshake from another origin".to_owned()),
+            Some(
+                "WebSocket handshake from an origin neither this one nor in CSRF_ALLOWED_ORIGINS"
+                    .to_owned(),
+            ),
         )),
         None => Err((
             Refusal::CrossSiteRequest,

@@ -240,6 +240,52 @@ test('cookie takeover embedded: a previous-secret cookie is accepted and re-issu
   }
 });
 
+test('the browser flow embedded: sign-in redirect, optional paths, cross-site protection, no cacheable session responses', async () => {
+  const browserFlow = startBundle({
+    PUBLIC_PATHS: '/health,/login', OPTIONAL_PATHS: '/home', LOGIN_URL: '/login', CSRF_PROTECTION: 'true',
+  });
+  try {
+    const base = (await browserFlow.ready).toString().replace(/\/$/, '');
+    const send = (method, path, headers = {}, body) =>
+      request(base, method, path, { headers: { 'user-agent': UA, ...headers }, body });
+
+    const nav = await send('GET', '/me?x=1', { 'sec-fetch-mode': 'navigate' });
+    assert.equal(nav.status, 302);
+    assert.equal(nav.headers.location, '/login?return_to=/me%3Fx%3D1');
+    assert.equal(nav.headers['cache-control'], 'no-store');
+    const api = await send('GET', '/me');
+    assert.equal(api.status, 401);
+    assert.match(api.headers['www-authenticate'], /^Session realm="/);
+
+    const forged = await send('POST', '/login', { origin: 'https://evil.example', 'content-type': 'application/json' },
+      JSON.stringify({ username: 'mallory' }));
+    assert.equal(forged.status, 403);
+    assert.equal(forged.json().error, 'cross_site_request');
+    const login = await send('POST', '/login', { origin: base, 'content-type': 'application/json' },
+      JSON.stringify({ username: 'frank' }));
+    assert.equal(login.status, 200, login.body);
+    assert.equal(login.headers['cache-control'], 'no-store');
+    const cookie = sessionCookie(login, COOKIE);
+
+    const anonymous = await send('GET', '/home');
+    assert.deepEqual(anonymous.json(), { user: null });
+    assert.equal(anonymous.headers['cache-control'], 'public, max-age=3600');
+    const known = await send('GET', '/home', { cookie });
+    assert.deepEqual(known.json(), { user: 'frank' });
+    assert.equal(known.headers['cache-control'], 'private, max-age=3600');
+    const crossSite = await send('POST', '/transfer', { cookie, 'sec-fetch-site': 'cross-site' });
+    assert.equal(crossSite.status, 403);
+    const sameOrigin = await send('POST', '/transfer', { cookie, 'sec-fetch-site': 'same-origin' });
+    assert.deepEqual(sameOrigin.json(), { user: 'frank' });
+    const otherAgent = await send('GET', '/home', { cookie, 'user-agent': 'curl/8.0' });
+    assert.deepEqual(otherAgent.json(), { user: null });
+    assert.ok(clearsCookie(otherAgent, COOKIE));
+    assert.equal(otherAgent.headers['cache-control'], 'no-store');
+  } finally {
+    await browserFlow.dispose();
+  }
+});
+
 /** A WebSocket to the bundled app: `{ ws, next(), closed }` once open, `{ status }` if refused. */
 function openSocket(cookie, origin = url) {
   const headers = { 'user-agent': UA, origin };

@@ -1,5 +1,6 @@
 // Signs in with JSON so a wrong password can be shown in place; without JavaScript the form posts
-// normally and the demo origin answers with a redirect.
+// normally and the demo origin answers with a redirect. The page's query (the gateway's
+// `return_to`) goes along: the origin answers where to go next, checked there.
 'use strict';
 
 const form = document.getElementById('login');
@@ -12,14 +13,15 @@ form.addEventListener('submit', async (event) => {
   status.classList.remove('error');
   status.textContent = 'Signing in…';
   try {
-    const response = await fetch('/login', {
+    const response = await fetch(`/login${location.search}`, {
       method: 'POST',
       credentials: 'same-origin',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ username: form.username.value, password: form.password.value }),
     });
     if (response.ok) {
-      location.assign('/app');
+      const body = await response.json().catch(() => ({}));
+      location.assign(typeof body.next === 'string' && body.next.startsWith('/') ? body.next : '/app');
       return;
     }
     const body = await response.json().catch(() => ({}));

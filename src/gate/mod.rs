@@ -17,10 +17,13 @@
 //! `getrandom`. The sliding-expiry refresh is returned as a typed [`Refresh`] for the caller to
 //! run after responding (`waitUntil` in a Worker).
 
+mod admin;
+mod cap;
 mod cookie_check;
 mod endpoints;
 mod exchange;
 mod forward;
+mod health;
 mod instructions;
 mod refusal;
 mod respond;
@@ -73,6 +76,9 @@ where
 {
     let sessions = config.session.as_ref();
     let mut flow = Flow::new(sessions.map(|s| &s.cookie), &request.method, &request.path);
+    flow.config_errors = &config.errors;
+    // The runtime's request id, read before hygiene (which keeps no `cf-` header for the origin).
+    flow.log.request_id = header_value(&request.headers, "cf-ray").map(str::to_owned);
     let Some(forward) = config.forward.as_ref() else {
         return flow.refuse((
             Refusal::Misconfigured,
@@ -86,6 +92,15 @@ where
     };
     if let Some(endpoint) = gateway_endpoint(&request.path, &forward.gateway_path) {
         let endpoint = endpoint.to_owned();
+        if endpoint == "/health" {
+            return health::answer(flow, config, store, &request, now_ms).await;
+        }
+        if let Some(tokens) = &config.operations.admin_tokens {
+            if let Some(rest) = admin::route(&endpoint) {
+                let admin = admin::Admin { tokens, sessions };
+                return admin.answer(flow, store, rest, &request, now_ms).await;
+            }
+        }
         return endpoints::answer(flow, sessions, store, &endpoint, &request, now_ms).await;
     }
 
@@ -145,6 +160,11 @@ where
         if let Err(refused) = applied {
             return flow.refuse(refused);
         }
+        if let (Some(max), Some(id)) =
+            (config.operations.max_sessions_per_user, flow.created.take())
+        {
+            cap::enforce(&mut flow, store, &id, max).await;
+        }
     } else if let (Some(live), Some(s)) = (&live, sessions) {
         // Only the activity: rewriting the record could undo a logout (see `Activity`).
         refresh = live
@@ -161,6 +181,15 @@ where
         added.push(("set-cookie".to_owned(), cookie));
     }
     flow.log.status = response.status;
+    flow.log.level = if response.status >= 500 {
+        "warn"
+    } else {
+        "info"
+    };
+    flow.log.quiet = is_public
+        && !config.operations.log_public_paths
+        && flow.log.event == "forward"
+        && response.status < 500;
     Outcome {
         response: forward::client_response(
             response.status,

@@ -27,11 +27,11 @@ test('the tarball holds the built Wasm, the entries, the types, LICENSE and CHAN
     'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/primitives_bg.wasm', 'dist/primitives.js',
     'dist/origin_bg.wasm', 'dist/origin.js', 'dist/gate_bg.wasm', 'dist/gate.js', 'src/node.js', 'src/workerd.js',
     'src/browser.js', 'src/gate.js', 'src/express.js', 'types/index.d.ts', 'types/origin.d.ts', 'types/gate.d.ts',
-    'types/express.d.ts',
+    'types/express.d.ts', 'bin/sessiongate.js', 'src/admin/cli.js',
   ]) {
     assert.ok(files.includes(required), `${required} in ${files.join(', ')}`);
   }
-  const unexpected = files.filter((f) => !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|dist\/|src\/|types\/)/.test(f));
+  const unexpected = files.filter((f) => !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|bin\/|dist\/|src\/|types\/)/.test(f));
   assert.deepEqual(unexpected, []);
   assert.ok(!files.some((f) => f.endsWith('.rs') || f.includes('_bg.wasm.d.ts')), 'no Rust sources or bindgen internals');
   const installed = path.join(project.dir, 'node_modules/sessiongate');
@@ -75,7 +75,7 @@ test("the README's links work on the registry's page: absolute, into the package
 test('without the Wasm build, npm pack stops and names the command to run first', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sessiongate-unbuilt-'));
   try {
-    for (const entry of ['package.json', 'prepack.mjs', 'README.md', 'CHANGELOG.md', 'src', 'types']) {
+    for (const entry of ['package.json', 'prepack.mjs', 'README.md', 'CHANGELOG.md', 'bin', 'src', 'types']) {
       fs.cpSync(path.join(PKG, entry), path.join(dir, entry), { recursive: true });
     }
     const run = spawnSync('npm', ['pack', '--dry-run'], { cwd: dir, encoding: 'utf8', env: userEnv() });

@@ -178,7 +178,7 @@ async fn list<S: SessionStore>(
         .into_iter()
         .filter(|(_, r)| r.user == live.record.user && r.freshness(now_ms) == Freshness::Live)
         .collect();
-    found.sort_by_key(|(_, record)| core::cmp::Reverse(record.last_seen));
+    most_recent_first(&mut found);
     found.insert(0, (live.id.clone(), live.record.clone()));
     let total = found.len();
     let views: Vec<SessionView> = found
@@ -211,6 +211,11 @@ async fn list<S: SessionStore>(
         complete: loaded.unread == 0,
     };
     serde_json::to_string(&page).map_err(|_| (Refusal::InternalError, None))
+}
+
+/// Sessions by last activity, the most recent first (one sort, shared with the admin API).
+pub(super) fn most_recent_first(sessions: &mut [(SessionId, SessionRecord)]) {
+    sessions.sort_by_key(|(_, record)| core::cmp::Reverse(record.last_seen));
 }
 
 async fn revoke_one<S: SessionStore>(

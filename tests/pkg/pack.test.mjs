@@ -65,7 +65,7 @@ test("the README's links work on the registry's page: absolute, into the package
     assert.match(link, /^https:\/\//, `relative link ${link} breaks on the registry's page`);
     if (link.startsWith('https://github.com/')) {
       assert.ok(link === repo || link.startsWith(`${repo}/`) || link.startsWith(`${repo}#`), `${link} is not in ${repo}`);
-      const file = /\/blob\/main\/(.+)$/.exec(link)?.[1];
+      const file = /\/blob\/main\/([^#]+)/.exec(link)?.[1];
       // Files named in the repository exist (LICENSE may come with the license change).
       if (file && file !== 'pkg/LICENSE') assert.ok(fs.existsSync(path.join(ROOT, file)), `${file} exists`);
     }

@@ -10,10 +10,7 @@
 //! Prints the median of 15 runs in nanoseconds per operation.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use sessiongate::config;
@@ -22,7 +19,7 @@ use sessiongate::gate::{handle, GateRequest, Origin, OriginError, OriginRequest,
 use sessiongate::session::{user_agent_fingerprint, SessionId, SessionRecord, Timeouts};
 use sessiongate::signing::Keyring;
 use sessiongate::store::layout::record_key;
-use sessiongate::store::testing::MemoryKv;
+use sessiongate::store::testing::{run_now as ready, MemoryKv};
 use sessiongate::store::KvSessions;
 
 const SECRET: &str = "bench-session-secret-0123456789abcdef";
@@ -46,14 +43,6 @@ fn bench(name: &str, iterations: u32, mut f: impl FnMut()) {
         .collect();
     samples.sort_by(f64::total_cmp);
     println!("{name:<58} {:>9.0} ns/op", samples[samples.len() / 2]);
-}
-
-/// Polls a future that never waits (everything here answers at once).
-fn ready<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(value) => value,
-        Poll::Pending => unreachable!("the bench store and origin never wait"),
-    }
 }
 
 struct InstantOrigin;

@@ -3,9 +3,6 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use sessiongate::assertion::ISSUER;
 use sessiongate::config::{self, LoadedConfig};
@@ -16,7 +13,7 @@ use sessiongate::gate::{
 use sessiongate::session::SessionRecord;
 use sessiongate::signing::Keyring;
 use sessiongate::store::import::{import_entries, OldSession};
-use sessiongate::store::testing::{Fault, MemoryKv};
+use sessiongate::store::testing::{run_now as run, Fault, MemoryKv};
 use sessiongate::store::{CachedSessions, IsolateMemory, KeyValueStore, KvSessions, SessionStore};
 
 /// The browser flow's tests, in their own file so that they merge apart from the rest.
@@ -28,19 +25,6 @@ const OLD_SECRET: &str = "old-session-secret-0123456789abcdef";
 const ASSERTION_SECRET: &str = "test-assertion-secret-0123456789abc";
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0";
 const T0: u64 = 1_700_000_000_000;
-
-/// Every future in these tests completes without waiting (the store and origin answer at once),
-/// so one poll is enough; anything else is a bug in the test setup.
-fn run<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(value) => value,
-        Poll::Pending => panic!("future did not complete in one poll"),
-    }
-}
 
 /// What the fake origin answers: status, extra response headers.
 #[derive(Clone)]

@@ -3,13 +3,9 @@
 //! Then what only a key-value backend can do wrong: fail, time out, serve stale or cached reads,
 //! hold values the gateway did not write, and run out of operations.
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-
 use sessiongate::session::{Activity, SessionId, SessionRecord, Timeouts};
 use sessiongate::store::layout::{activity_key, index_key, record_key};
-use sessiongate::store::testing::{Fault, MapSessions, MemoryKv};
+use sessiongate::store::testing::{run_now as run, Fault, MapSessions, MemoryKv};
 use sessiongate::store::{
     CachedSessions, IsolateMemory, KvSessions, Loaded, Refresh, SessionStore, StoreError,
 };
@@ -20,17 +16,6 @@ const TIMEOUTS: Timeouts = Timeouts {
     absolute_ms: 3_600_000,
     refresh_interval_ms: 60_000,
 };
-
-/// Every store here answers at once, so one poll completes any operation.
-fn run<F: Future>(future: F) -> F::Output {
-    match pin!(future)
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(value) => value,
-        Poll::Pending => panic!("a store operation did not complete at once"),
-    }
-}
 
 fn new_session(store: &impl SessionStore, user: &str, now: u64) -> (SessionId, SessionRecord) {
     let id = SessionId::generate().unwrap();

@@ -4,16 +4,13 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use sessiongate::config::{self, LoadedConfig};
 use sessiongate::gate::websocket::{CLOSE_SESSION_ENDED, CLOSE_STORE_UNAVAILABLE};
 use sessiongate::gate::{
     handle, Body, GateRequest, Origin, OriginError, OriginRequest, OriginResponse, Outcome,
 };
-use sessiongate::store::testing::{Fault, MemoryKv};
+use sessiongate::store::testing::{run_now as run, Fault, MemoryKv};
 use sessiongate::store::{CachedSessions, IsolateMemory, KvSessions};
 
 const SECRET: &str = "test-session-secret-0123456789abcdef";
@@ -21,17 +18,6 @@ const ASSERTION_SECRET: &str = "test-assertion-secret-0123456789abc";
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0";
 const GATE: &str = "https://gate.test";
 const T0: u64 = 1_700_000_000_000;
-
-fn run<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(value) => value,
-        Poll::Pending => panic!("future did not complete in one poll"),
-    }
-}
 
 /// An origin that upgrades every request carrying `Upgrade: websocket` (unless told to refuse),
 /// and answers login / logout instructions when asked.

@@ -4,6 +4,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 
 use super::kv::MAX_KEYS_PER_READ;
 use super::layout::KV_MIN_TTL_SECONDS;
@@ -11,6 +14,20 @@ use super::{
     Ending, KeyPage, KeyValueStore, Loaded, Refresh, SessionList, SessionStore, StoreError,
 };
 use crate::session::{SessionId, SessionRecord};
+
+/// Runs a future that completes without waiting: every double here (and the tests' fake
+/// origins) answers at once, so one poll is enough, and a future still pending is a bug in the
+/// test setup.
+#[allow(clippy::panic)]
+pub fn run_now<F: Future>(future: F) -> F::Output {
+    match pin!(future)
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(value) => value,
+        Poll::Pending => panic!("a future that should answer at once is still pending"),
+    }
+}
 
 /// Keys per listed page, as in Workers KV.
 const LIST_PAGE: usize = 1000;

@@ -326,12 +326,12 @@ pub(crate) enum Upstream {
     Handler(js_sys::Function),
 }
 
-struct RuntimeOrigin {
+struct RuntimeOrigin<'a> {
     upstream: Upstream,
     timeout_ms: u64,
     /// What the request's path and query are appended to: `ORIGIN_URL` for `Fetch`, the
     /// request's own origin for a handler (which gets the request at its own URL).
-    base: String,
+    base: &'a str,
 }
 
 /// The headers of a request to the origin (the handler or `fetch`), as a runtime `Headers`.
@@ -340,7 +340,7 @@ fn origin_headers(pairs: &[(String, String)]) -> Result<web_sys::Headers, Origin
         .map_err(|e| OriginError::Unreachable(format!("building headers: {}", js_text(&e))))
 }
 
-impl RuntimeOrigin {
+impl RuntimeOrigin<'_> {
     /// The request a handler is called with, at the request's own URL.
     fn handler_request(
         &self,
@@ -511,7 +511,7 @@ pub(crate) fn headers_from(pairs: &[(String, String)]) -> Result<web_sys::Header
     headers_from_lines(&text)
 }
 
-impl Origin for RuntimeOrigin {
+impl Origin for RuntimeOrigin<'_> {
     type RequestBody = Option<web_sys::ReadableStream>;
     type ResponseBody = web_sys::Response;
 
@@ -607,10 +607,8 @@ pub(crate) async fn serve(
     let kv = Rc::new(WorkersKv::new(kv, kv_timeout_ms, now_ms));
     let forward = config.forward.as_ref();
     let base = match upstream {
-        Upstream::Handler(_) => request_origin.to_owned(),
-        Upstream::Fetch => forward
-            .and_then(|f| f.origin_url.clone())
-            .unwrap_or_default(),
+        Upstream::Handler(_) => request_origin,
+        Upstream::Fetch => forward.and_then(|f| f.origin_url.as_deref()).unwrap_or(""),
     };
     let origin = RuntimeOrigin {
         upstream,

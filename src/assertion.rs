@@ -1,10 +1,9 @@
 //! The signed assertion the gateway adds to forwarded requests: a compact HS256 JWT that any JWT
 //! library verifies with the shared `ASSERTION_SECRET`.
 
-use crate::json::JsonObject;
+use crate::json::{once, push_string, read_object, JsonObject, ObjectWriter, Reader};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::session::SessionId;
@@ -20,14 +19,13 @@ const HANDLE_CONTEXT: &[u8] = b"sessiongate/session-handle/v1:";
 const MAX_TOKEN_LEN: usize = 8192;
 
 /// Claims of an assertion.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Claims {
     /// Issuer: always `sessiongate`.
     pub iss: String,
     /// Subject: the user id.
     pub sub: String,
     /// Who the assertion is for (`ASSERTION_AUDIENCE`); absent unless configured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<Audience>,
     /// The session handle (a keyed hash of the session id, never the id).
     pub sid: String,
@@ -35,14 +33,12 @@ pub struct Claims {
     pub iat: u64,
     /// Expires at, Unix seconds.
     pub exp: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     /// The session data the origin stored at login, as its exact JSON text.
     pub data: Option<JsonObject>,
 }
 
 /// The `aud` claim (RFC 7519 §4.1.3): one audience, or several.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Audience {
     /// One audience (`"aud":"api"`).
     One(String),
@@ -50,19 +46,73 @@ pub enum Audience {
     Many(Vec<String>),
 }
 
-/// A string or an array of strings. By hand, through the raw JSON text: serde's untagged enums and
-/// `deserialize_any` would bring a second JSON value parser (with floats) into the origin's Wasm.
-impl<'de> Deserialize<'de> for Audience {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
-        let text = raw.get().as_bytes();
-        let audience = match text.first() {
-            Some(b'"') => serde_json::from_slice(text).map(Audience::One).ok(),
-            Some(b'[') => serde_json::from_slice(text).map(Audience::Many).ok(),
-            _ => None,
-        };
-        audience
-            .ok_or_else(|| serde::de::Error::custom("aud must be a string or an array of strings"))
+impl Claims {
+    /// The claims of a payload: an object with `iss`, `sub`, `sid`, `iat` and `exp`, optional
+    /// `aud` (a string or an array of strings) and `data` (an object); other claims are skipped,
+    /// as JWT allows, but none of these twice.
+    pub fn decode(json: &str) -> Option<Self> {
+        let (mut iss, mut sub, mut aud, mut sid, mut iat, mut exp, mut data) =
+            (None, None, None, None, None, None, None);
+        read_object(json, |name, value| match name {
+            "iss" => once(&mut iss, value.string()),
+            "sub" => once(&mut sub, value.string()),
+            "aud" => once(&mut aud, value.nullable(Audience::read)),
+            "sid" => once(&mut sid, value.string()),
+            "iat" => once(&mut iat, value.u64()),
+            "exp" => once(&mut exp, value.u64()),
+            "data" => once(&mut data, value.nullable(Reader::object_text)),
+            _ => value.skip(),
+        })?;
+        Some(Claims {
+            iss: iss?,
+            sub: sub?,
+            aud: aud.flatten(),
+            sid: sid?,
+            iat: iat?,
+            exp: exp?,
+            data: data.flatten(),
+        })
+    }
+
+    /// The payload's JSON, `aud` and `data` only when set.
+    pub fn encode(&self) -> String {
+        let mut object = ObjectWriter::new()
+            .string("iss", &self.iss)
+            .string("sub", &self.sub);
+        match &self.aud {
+            Some(Audience::One(one)) => object = object.string("aud", one),
+            Some(Audience::Many(many)) => {
+                let mut array = String::from("[");
+                for (i, audience) in many.iter().enumerate() {
+                    if i > 0 {
+                        array.push(',');
+                    }
+                    push_string(&mut array, audience);
+                }
+                array.push(']');
+                object = object.json("aud", &array);
+            }
+            None => {}
+        }
+        object = object
+            .string("sid", &self.sid)
+            .u64("iat", self.iat)
+            .u64("exp", self.exp);
+        if let Some(data) = &self.data {
+            object = object.json("data", data.as_str());
+        }
+        object.finish()
+    }
+}
+
+impl Audience {
+    /// A string, or an array of strings.
+    fn read(value: &mut Reader<'_>) -> Option<Self> {
+        if value.at_array() {
+            value.strings().map(Audience::Many)
+        } else {
+            value.string().map(Audience::One)
+        }
     }
 }
 
@@ -115,8 +165,8 @@ impl Audience {
     pub fn from_setting(raw: &str) -> Result<Audience, AudienceError> {
         let trimmed = raw.trim();
         let audience = if trimmed.starts_with('[') {
-            let many = serde_json::from_str::<Vec<String>>(trimmed)
-                .map_err(|_| AudienceError::NotAnArrayOfStrings)?;
+            let many =
+                crate::json::string_array(trimmed).ok_or(AudienceError::NotAnArrayOfStrings)?;
             if many.is_empty() || many.len() > MAX_AUDIENCES {
                 return Err(AudienceError::Count(many.len()));
             }
@@ -205,7 +255,7 @@ impl AssertionKey {
 
     /// Signs `claims` as a compact JWT.
     pub fn mint(&self, claims: &Claims) -> String {
-        let payload = serde_json::to_vec(claims).unwrap_or_default();
+        let payload = claims.encode();
         let mut token = String::with_capacity(HEADER_B64.len() + payload.len() * 4 / 3 + 48);
         token.push_str(HEADER_B64);
         token.push('.');
@@ -255,7 +305,10 @@ impl AssertionKey {
         let payload = URL_SAFE_NO_PAD
             .decode(payload_b64)
             .map_err(|_| AssertionError::Malformed)?;
-        let claims: Claims = crate::json::from_object(&payload).ok_or(AssertionError::Malformed)?;
+        let claims = std::str::from_utf8(&payload)
+            .ok()
+            .and_then(Claims::decode)
+            .ok_or(AssertionError::Malformed)?;
         if claims.iss != ISSUER {
             return Err(AssertionError::WrongIssuer);
         }
@@ -278,27 +331,27 @@ impl AssertionKey {
 }
 
 fn is_hs256_header(header_b64: &str) -> bool {
-    #[derive(Deserialize)]
-    struct Header {
-        alg: String,
-        #[serde(default)]
-        typ: Option<String>,
-        #[serde(default)]
-        // Only its presence matters; skipping it builds no JSON value.
-        crit: Option<serde::de::IgnoredAny>,
-    }
     if header_b64 == HEADER_B64 {
         return true;
     }
     let Ok(bytes) = URL_SAFE_NO_PAD.decode(header_b64) else {
         return false;
     };
-    match crate::json::from_object::<Header>(&bytes) {
-        Some(h) => {
-            h.alg == "HS256" && h.crit.is_none() && h.typ.as_deref().is_none_or(|t| t == "JWT")
-        }
-        None => false,
-    }
+    let Ok(json) = std::str::from_utf8(&bytes) else {
+        return false;
+    };
+    // `alg` required, `typ` optional, `crit` (any value but null) refused; others skipped.
+    let (mut alg, mut typ, mut crit) = (None, None, None);
+    let read = read_object(json, |name, value| match name {
+        "alg" => once(&mut alg, value.string()),
+        "typ" => once(&mut typ, value.nullable(Reader::string)),
+        "crit" => once(&mut crit, value.nullable(Reader::skip)),
+        _ => value.skip(),
+    });
+    read.is_some()
+        && alg.as_deref() == Some("HS256")
+        && crit.flatten().is_none()
+        && typ.flatten().as_deref().is_none_or(|t| t == "JWT")
 }
 
 #[cfg(test)]

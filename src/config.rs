@@ -720,7 +720,7 @@ fn checked_web_origin(raw: &str) -> Option<String> {
 fn previous_secrets(raw: &str) -> Result<Vec<String>, ConfigError> {
     let trimmed = raw.trim();
     if trimmed.starts_with('[') {
-        serde_json::from_str::<Vec<String>>(trimmed).map_err(|_| ConfigError::MalformedSecretList {
+        crate::json::string_array(trimmed).ok_or(ConfigError::MalformedSecretList {
             name: "SESSION_SECRETS_PREVIOUS",
         })
     } else {

@@ -58,7 +58,7 @@ impl ImportBuilder {
     /// format, or `{"skip":"<reason>"}` (`invalid_id`, `invalid_user`, `data_too_large`,
     /// `expired`). Throws when the JSON is not such an object.
     pub fn build(&self, old_json: &str, now_ms: f64) -> Result<String, String> {
-        let old: OldSession = crate::json::from_object(old_json.as_bytes()).ok_or_else(|| {
+        let old = OldSession::decode(old_json).ok_or_else(|| {
             "an old session must be {\"id\",\"user\",\"data\"?,\"user_agent\"?,\"expires\",\"created\"?}"
                 .to_owned()
         })?;

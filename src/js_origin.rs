@@ -47,13 +47,13 @@ impl AssertionVerifier {
             .key
             .verify_for_audience(token, seconds(now_s), seconds(skew_s), &self.audiences)
             .map_err(|e| e.code().to_owned())?;
-        serde_json::to_string(&claims).map_err(|_| "malformed".to_owned())
+        Ok(claims.encode())
     }
 
     /// Mints a token from claims JSON (`iss`, `sub`, `sid`, `iat`, `exp`, optional `aud` and
     /// `data`).
     pub fn mint(&self, claims_json: &str) -> Result<String, String> {
-        let claims: Claims = crate::json::from_object(claims_json.as_bytes())
+        let claims = Claims::decode(claims_json)
             .ok_or_else(|| "claims must be an object with iss, sub, sid, iat and exp".to_owned())?;
         Ok(self.key.mint(&claims))
     }

@@ -1,10 +1,9 @@
 //! The session model: ids, the record and its activity, timeouts, and the user-agent binding.
 //! Where and how sessions are stored is the [`store`](crate::store)'s business.
 
-use crate::json::JsonObject;
+use crate::json::{once, read_object, JsonObject, ObjectWriter, Reader};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Current version of the record schema (`"v"` in the JSON).
@@ -85,25 +84,21 @@ pub fn user_agent_fingerprint(user_agent: Option<&str>) -> String {
 }
 
 /// The session record, stored as JSON (see `docs/kv-layout.md`). Times are Unix milliseconds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SessionRecord {
     /// Layout version ([`RECORD_VERSION`]).
     pub v: u32,
     /// The user id.
     pub user: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Session data from the login instruction, as its exact JSON text.
     pub data: Option<JsonObject>,
     /// User-agent fingerprint, or `None` when binding was off at login.
     pub ua: Option<String>,
     /// Readable device label for the sessions page ("Firefox 133 on Linux"), set at login;
     /// absent in records written before it existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
     /// Taken over from the app's own session store (`sessiongate import`), not created by the
     /// gateway. Absent (false) in records the gateway writes.
-    #[serde(default, skip_serializing_if = "is_false")]
     pub imported: bool,
     /// When the session was created.
     pub created: u64,
@@ -115,18 +110,13 @@ pub struct SessionRecord {
     pub absolute_expires: u64,
 }
 
-fn is_false(value: &bool) -> bool {
-    !*value
-}
-
 /// When a session was last used, stored apart from its record.
 ///
 /// The record is written once, at login, and only ever deleted after that; the sliding idle
 /// expiry is refreshed here. KV has no compare-and-set, so a refresh that rewrote the record could
 /// resurrect a session that was logged out elsewhere (a location still serving its cached copy
 /// would write it back). Writing the refresh to its own key cannot undo a deletion of the record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Activity {
     /// When the session was last seen.
     pub last_seen: u64,
@@ -140,7 +130,16 @@ impl Activity {
         if json.len() > 256 {
             return None;
         }
-        crate::json::from_object(json.as_bytes())
+        let (mut last_seen, mut idle_expires) = (None, None);
+        read_object(json, |name, value| match name {
+            "last_seen" => once(&mut last_seen, value.u64()),
+            "idle_expires" => once(&mut idle_expires, value.u64()),
+            _ => None,
+        })?;
+        Some(Activity {
+            last_seen: last_seen?,
+            idle_expires: idle_expires?,
+        })
     }
 
     /// The JSON stored.
@@ -229,8 +228,7 @@ impl SessionRecord {
         if json.len() > MAX_RECORD_LEN {
             return Err(RecordError::TooLarge);
         }
-        let record: SessionRecord =
-            crate::json::from_object(json.as_bytes()).ok_or(RecordError::Malformed)?;
+        let record = Self::read(json).ok_or(RecordError::Malformed)?;
         if record.v != RECORD_VERSION {
             return Err(RecordError::UnsupportedVersion);
         }
@@ -240,10 +238,65 @@ impl SessionRecord {
         Ok(record)
     }
 
-    /// The JSON stored in KV.
+    /// The fields of a record object: each at most once, no other member; `data`, `device` and
+    /// `imported` may be absent, `data`, `ua` and `device` null.
+    fn read(json: &str) -> Option<Self> {
+        let (mut v, mut user, mut data, mut ua, mut device, mut imported) =
+            (None, None, None, None, None, None);
+        let (mut created, mut last_seen, mut idle_expires, mut absolute_expires) =
+            (None, None, None, None);
+        read_object(json, |name, value| match name {
+            "v" => once(&mut v, value.u32()),
+            "user" => once(&mut user, value.string()),
+            "data" => once(&mut data, value.nullable(Reader::object_text)),
+            "ua" => once(&mut ua, value.nullable(Reader::string)),
+            "device" => once(&mut device, value.nullable(Reader::string)),
+            "imported" => once(&mut imported, value.bool()),
+            "created" => once(&mut created, value.u64()),
+            "last_seen" => once(&mut last_seen, value.u64()),
+            "idle_expires" => once(&mut idle_expires, value.u64()),
+            "absolute_expires" => once(&mut absolute_expires, value.u64()),
+            _ => None,
+        })?;
+        Some(SessionRecord {
+            v: v?,
+            user: user?,
+            data: data.flatten(),
+            ua: ua.flatten(),
+            device: device.flatten(),
+            imported: imported.unwrap_or(false),
+            created: created?,
+            last_seen: last_seen?,
+            idle_expires: idle_expires?,
+            absolute_expires: absolute_expires?,
+        })
+    }
+
+    /// The JSON stored in KV: `ua` always (null when binding was off), `data`, `device` and
+    /// `imported` only when set.
     pub fn encode(&self) -> String {
-        // Serializing plain strings, integers and a JSON map cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut object = ObjectWriter::new()
+            .u64("v", u64::from(self.v))
+            .string("user", &self.user);
+        if let Some(data) = &self.data {
+            object = object.json("data", data.as_str());
+        }
+        object = match &self.ua {
+            Some(ua) => object.string("ua", ua),
+            None => object.json("ua", "null"),
+        };
+        if let Some(device) = &self.device {
+            object = object.string("device", device);
+        }
+        if self.imported {
+            object = object.flag("imported");
+        }
+        object
+            .u64("created", self.created)
+            .u64("last_seen", self.last_seen)
+            .u64("idle_expires", self.idle_expires)
+            .u64("absolute_expires", self.absolute_expires)
+            .finish()
     }
 
     /// The record with its latest activity applied (activity never extends the absolute expiry).

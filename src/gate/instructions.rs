@@ -2,14 +2,12 @@
 //! headers, applied by the gateway (it owns sessions: it creates and ends them and sets or clears
 //! the cookie), and the ending of sessions shared with the built-in logout endpoint.
 
-use serde::Deserialize;
-
 use super::cookie_check::Presented;
 use super::refusal::{store_refusal, Refusal, Refused};
 use super::respond::Flow;
 use super::session_check::LiveSession;
 use crate::config::SessionConfig;
-use crate::json::JsonObject;
+use crate::json::{once, read_object, JsonObject, Reader};
 use crate::session::{
     is_valid_user, user_agent_fingerprint, SessionId, SessionRecord, MAX_DATA_LEN,
 };
@@ -23,16 +21,29 @@ pub const LOGOUT_HEADER: &str = "sessiongate-logout";
 pub const LOGOUT_REMAINING_HEADER: &str = "x-sessiongate-logout-remaining";
 
 /// The login instruction: `{"user":"alice","data":{...}}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct LoginInstruction {
     user: String,
-    #[serde(default)]
     data: Option<JsonObject>,
 }
 
+impl LoginInstruction {
+    /// `user` once and `data` (an object or null) at most once, nothing else.
+    fn read(json: &str) -> Option<Self> {
+        let (mut user, mut data) = (None, None);
+        read_object(json, |name, value| match name {
+            "user" => once(&mut user, value.string()),
+            "data" => once(&mut data, value.nullable(Reader::object_text)),
+            _ => None,
+        })?;
+        Some(LoginInstruction {
+            user: user?,
+            data: data.flatten(),
+        })
+    }
+}
+
 fn parse_login(raw: &str) -> Result<LoginInstruction, String> {
-    let login: LoginInstruction = crate::json::from_object(raw.trim().as_bytes())
+    let login = LoginInstruction::read(raw.trim())
         .ok_or_else(|| "Sessiongate-Login is not {\"user\":…,\"data\":{…}} JSON".to_owned())?;
     if !is_valid_user(&login.user) {
         return Err("Sessiongate-Login user must be 1-256 printable ASCII characters".to_owned());

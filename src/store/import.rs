@@ -4,33 +4,53 @@
 //! are the ones the gateway itself writes at login ([`new_session_entries`]): one layout, one
 //! implementation.
 
-use serde::Deserialize;
-
 use super::layout::{new_session_entries, Entry};
-use crate::json::JsonObject;
+use crate::json::{once, read_object, JsonObject, Reader};
 use crate::session::{
     is_valid_user, user_agent_fingerprint, SessionId, SessionRecord, Timeouts, MAX_DATA_LEN,
 };
 
 /// An old session, as the import tool mapped it. Times are Unix milliseconds.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct OldSession {
     /// express-session's id (what its cookie signs).
     pub id: String,
     /// The user the session belongs to.
     pub user: String,
     /// Fields passed on to the origin, as a JSON object.
-    #[serde(default)]
     pub data: Option<JsonObject>,
     /// The user agent the app stored in the session, for the user-agent binding.
-    #[serde(default)]
     pub user_agent: Option<String>,
     /// When the old session expires (`cookie.expires` or the store's own expiry).
     pub expires: u64,
     /// When the old session was created, if the store knows.
-    #[serde(default)]
     pub created: Option<u64>,
+}
+
+impl OldSession {
+    /// `{"id","user","data"?,"user_agent"?,"expires","created"?}`, the optional ones absent or
+    /// null, nothing else.
+    pub fn decode(json: &str) -> Option<Self> {
+        let (mut id, mut user, mut data, mut user_agent, mut expires, mut created) =
+            (None, None, None, None, None, None);
+        read_object(json, |name, value| match name {
+            "id" => once(&mut id, value.string()),
+            "user" => once(&mut user, value.string()),
+            "data" => once(&mut data, value.nullable(Reader::object_text)),
+            "user_agent" => once(&mut user_agent, value.nullable(Reader::string)),
+            "expires" => once(&mut expires, value.u64()),
+            "created" => once(&mut created, value.nullable(Reader::u64)),
+            _ => None,
+        })?;
+        Some(OldSession {
+            id: id?,
+            user: user?,
+            data: data.flatten(),
+            user_agent: user_agent.flatten(),
+            expires: expires?,
+            created: created.flatten(),
+        })
+    }
 }
 
 /// Why an old session is not taken over; the import tool counts them by [`Skip::code`].

@@ -226,6 +226,8 @@ pub enum ConfigError {
     },
     /// `ASSERTION_AUDIENCE` is not a string or an array of 1 to 16 strings.
     Audience(crate::assertion::AudienceError),
+    /// `ADMIN_TOKENS` is not a JSON object of operator names to tokens (its value is not shown).
+    MalformedAdminTokens,
     /// The KV namespace binding is missing from the Worker's environment.
     MissingKvBinding {
         /// The binding's name.
@@ -320,6 +322,9 @@ impl fmt::Display for ConfigError {
                 f,
                 "LOGIN_URL {got:?} must be a path listed in PUBLIC_PATHS (a signed-out browser is sent there)"
             ),
+            ConfigError::MalformedAdminTokens => f.write_str(
+                "ADMIN_TOKENS must be a JSON object of operator name to token, e.g. {\"alice\":\"<32+ bytes>\"}",
+            ),
             ConfigError::MissingKvBinding { binding } => write!(
                 f,
                 "KV namespace binding {binding} is missing: add a KV namespace with binding \"{binding}\" to the wrangler configuration"
@@ -337,6 +342,9 @@ pub struct LoadedConfig {
     pub forward: Option<ForwardConfig>,
     /// The session half, if valid.
     pub session: Option<SessionConfig>,
+    /// Health, logs, the admin API and the per-user cap (an invalid one is off, and named in
+    /// `errors`).
+    pub operations: OperationsConfig,
     /// Every problem, one per setting, for the log.
     pub errors: Vec<ConfigError>,
 }
@@ -363,9 +371,11 @@ pub fn load_with(lookup: Lookup<'_>, origin_url: OriginUrl, now_ms: u64) -> Load
     let mut errors = Vec::new();
     let forward = load_forward(lookup, origin_url, &mut errors);
     let session = load_session(lookup, now_ms, &mut errors);
+    let operations = load_operations(lookup, &mut errors);
     LoadedConfig {
         forward,
         session,
+        operations,
         errors,
     }
 }
@@ -1036,6 +1046,121 @@ fn load_session(
         websocket_recheck_ms: websocket_recheck_s?.saturating_mul(1000),
     })
 }
+
+// ---- Operations: health, logs, the admin API, the per-user cap (issue 21) ----
+
+/// Most sessions `MAX_SESSIONS_PER_USER` may allow.
+pub const MAX_SESSIONS_CAP: u64 = 1000;
+
+/// Settings for operating the gateway. Each is independent of the two halves above: an invalid
+/// one is named in [`LoadedConfig::errors`] (so the health check answers 503) and is off.
+#[derive(Clone, Debug, Default)]
+pub struct OperationsConfig {
+    /// `HEALTH_SHOW_VERSION`: the health check names the gateway's version.
+    pub health_show_version: bool,
+    /// `LOG_PUBLIC_PATHS`: requests forwarded on public paths are logged (default true).
+    pub log_public_paths: bool,
+    /// `ADMIN_TOKENS`: the operators of the admin API; `None`: no admin API.
+    pub admin_tokens: Option<AdminTokens>,
+    /// `MAX_SESSIONS_PER_USER`: at login, the oldest sessions beyond it end; `None`: no cap.
+    pub max_sessions_per_user: Option<usize>,
+}
+
+/// The admin API's operators: a name and the SHA-256 of its token each. The tokens themselves
+/// are not kept, and `Debug` shows only the names.
+#[derive(Clone)]
+pub struct AdminTokens {
+    operators: Vec<(String, [u8; 32])>,
+}
+
+impl fmt::Debug for AdminTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.operators.iter().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+impl AdminTokens {
+    /// The operator whose token is `presented`. Every token is compared, each in constant time
+    /// (over SHA-256 digests, so neither a token's content nor its length shows in the timing).
+    pub fn operator(&self, presented: &str) -> Option<&str> {
+        use sha2::Digest as _;
+        use subtle::ConstantTimeEq as _;
+        let digest: [u8; 32] = sha2::Sha256::digest(presented.as_bytes()).into();
+        let mut found = None;
+        for (name, expected) in &self.operators {
+            if bool::from(expected.ct_eq(&digest)) {
+                found = Some(name.as_str());
+            }
+        }
+        found
+    }
+
+    /// The operators' names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.operators.iter().map(|(name, _)| name.as_str())
+    }
+}
+
+/// `ADMIN_TOKENS`: a JSON object of operator name → token, each token at least
+/// [`MIN_SECRET_LEN`] bytes, each name 1–64 characters of `A–Z a–z 0–9 . _ @ -`.
+fn admin_tokens(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<AdminTokens> {
+    use sha2::Digest as _;
+    let raw = non_empty(lookup, "ADMIN_TOKENS")?;
+    let malformed = || ConfigError::MalformedAdminTokens;
+    let map: std::collections::BTreeMap<String, String> = match serde_json::from_str(raw.trim()) {
+        Ok(map) => map,
+        Err(_) => {
+            errors.push(malformed());
+            return None;
+        }
+    };
+    let before = errors.len();
+    let mut operators = Vec::new();
+    for (name, token) in map {
+        let name_ok = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
+        if !name_ok {
+            errors.push(ConfigError::Invalid {
+                name: "ADMIN_TOKENS",
+                rule: "must name operators with 1-64 characters of A-Z a-z 0-9 . _ @ -",
+                got: name.chars().take(64).collect(),
+            });
+        } else if token.len() < MIN_SECRET_LEN {
+            errors.push(ConfigError::SecretTooShort {
+                name: format!("ADMIN_TOKENS entry {name}"),
+                len: token.len(),
+            });
+        } else {
+            operators.push((name, sha2::Sha256::digest(token.as_bytes()).into()));
+        }
+    }
+    if operators.is_empty() && errors.len() == before {
+        errors.push(malformed());
+    }
+    (errors.len() == before).then_some(AdminTokens { operators })
+}
+
+fn load_operations(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> OperationsConfig {
+    let cap = number(
+        lookup,
+        "MAX_SESSIONS_PER_USER",
+        0,
+        0..=MAX_SESSIONS_CAP,
+        errors,
+    );
+    OperationsConfig {
+        health_show_version: boolean(lookup, "HEALTH_SHOW_VERSION", false, errors).unwrap_or(false),
+        log_public_paths: boolean(lookup, "LOG_PUBLIC_PATHS", true, errors).unwrap_or(true),
+        admin_tokens: admin_tokens(lookup, errors),
+        max_sessions_per_user: cap.filter(|&n| n > 0).and_then(|n| usize::try_from(n).ok()),
+    }
+}
+
+// ---- end of the operations settings ----
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,9 @@ struct BulkEntry {
     key: String,
     value: String,
     expiration_ttl: u64,
+    /// KV metadata (the index entry's creation time), as a JSON object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Box<serde_json::value::RawValue>>,
 }
 
 #[wasm_bindgen]
@@ -74,6 +77,9 @@ impl ImportBuilder {
                     key: e.key,
                     value: e.value,
                     expiration_ttl: e.ttl_seconds,
+                    metadata: e
+                        .metadata
+                        .and_then(|m| serde_json::value::RawValue::from_string(m).ok()),
                 });
                 serde_json::to_string(&serde_json::json!({ "entries": entries }))
             }

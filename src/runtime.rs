@@ -13,7 +13,7 @@ use futures_util::pin_mut;
 use js_sys::futures::JsFuture;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{console_error, console_log, Date, Delay};
+use worker::{Date, Delay};
 
 use crate::config::LoadedConfig;
 use crate::gate::{
@@ -51,8 +51,14 @@ pub(crate) fn property_text(object: &JsValue, name: &str) -> Option<String> {
             .to_string_with_radix(10)
             .ok()
             .map(String::from)
+    } else if let Some(flag) = value.as_bool() {
+        Some(flag.to_string())
+    } else if value.is_object() {
+        // An embedding app may pass a JSON setting as an object or array (`ADMIN_TOKENS`,
+        // `ASSERTION_AUDIENCE`): its JSON text.
+        js_sys::JSON::stringify(&value).ok().map(String::from)
     } else {
-        value.as_bool().map(|b| b.to_string())
+        None
     }
 }
 
@@ -60,19 +66,38 @@ pub(crate) fn property_text(object: &JsValue, name: &str) -> Option<String> {
 #[derive(serde::Serialize)]
 struct GlueEvent<'a> {
     event: &'a str,
+    level: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<&'a str>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    errors: &'a [String],
+    config_errors: &'a [String],
 }
 
-fn log_error(event: &str, detail: Option<&str>, errors: &[String]) {
+// One log line as an object, not a string: Workers Logs and Tail Workers then see its fields
+// (`console.log` of a JSON string is a string to them). The JSON crosses the boundary once and
+// is parsed on the JavaScript side.
+#[wasm_bindgen(inline_js = r#"
+export function logObject(level, json) {
+  let line;
+  try { line = JSON.parse(json); } catch { line = { event: 'log_error', level: 'error' }; }
+  if (level === 'error') console.error(line);
+  else if (level === 'warn') console.warn(line);
+  else console.log(line);
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = logObject)]
+    fn log_object(level: &str, json: &str);
+}
+
+fn log_error(event: &str, detail: Option<&str>, config_errors: &[String]) {
     let line = GlueEvent {
         event,
+        level: "error",
         detail,
-        errors,
+        config_errors,
     };
-    console_error!("{}", serde_json::to_string(&line).unwrap_or_default());
+    log_object("error", &serde_json::to_string(&line).unwrap_or_default());
 }
 
 /// Logs the configuration problems once (never a secret's value: errors only name settings).
@@ -142,12 +167,9 @@ impl KvBinding {
         JsFuture::from(self.start(method, args)?).await
     }
 
-    /// One page of `list({ prefix, cursor })`: key names, and the cursor of the next page.
-    async fn list_page(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-    ) -> Result<(Vec<String>, Option<String>), JsValue> {
+    /// One page of `list({ prefix, cursor })`: key names, their metadata (JSON text), and the
+    /// cursor of the next page.
+    async fn list_page(&self, prefix: &str, cursor: Option<&str>) -> Result<KeyPage, JsValue> {
         let options = js_sys::Object::new();
         js_sys::Reflect::set(&options, &"prefix".into(), &prefix.into())?;
         if let Some(cursor) = cursor {
@@ -155,17 +177,32 @@ impl KvBinding {
         }
         let page = self.call("list", &[options.into()]).await?;
         let keys = js_sys::Array::from(&js_sys::Reflect::get(&page, &"keys".into())?);
-        let names = keys
-            .iter()
-            .filter_map(|key| js_sys::Reflect::get(&key, &"name".into()).ok()?.as_string())
-            .collect();
+        let mut names = Vec::new();
+        let mut metadata = Vec::new();
+        for key in keys.iter() {
+            let Some(name) = js_sys::Reflect::get(&key, &"name".into())?.as_string() else {
+                continue;
+            };
+            let meta = js_sys::Reflect::get(&key, &"metadata".into())?;
+            let meta = if meta.is_object() {
+                js_sys::JSON::stringify(&meta).ok().map(String::from)
+            } else {
+                None
+            };
+            names.push(name);
+            metadata.push(meta);
+        }
         let complete = js_sys::Reflect::get(&page, &"list_complete".into())?
             .as_bool()
             .unwrap_or(true);
         let next = js_sys::Reflect::get(&page, &"cursor".into())?
             .as_string()
             .filter(|c| !complete && !c.is_empty());
-        Ok((names, next))
+        Ok(KeyPage {
+            keys: names,
+            cursor: next,
+            metadata,
+        })
     }
 }
 
@@ -283,20 +320,47 @@ impl WorkersKv {
     }
 }
 
+impl WorkersKv {
+    /// `put(key, value, { expirationTtl, metadata })`.
+    async fn put_with(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_seconds: u64,
+        metadata: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let options = js_sys::Object::new();
+        let building = |_| StoreError::Unavailable("building the put options".to_owned());
+        // TTLs are whole seconds far below 2^53, exact as a JavaScript number.
+        let ttl = JsValue::from_f64(ttl_seconds as f64);
+        js_sys::Reflect::set(&options, &"expirationTtl".into(), &ttl).map_err(building)?;
+        if let Some(metadata) = metadata {
+            let metadata = js_sys::JSON::parse(metadata).map_err(building)?;
+            js_sys::Reflect::set(&options, &"metadata".into(), &metadata).map_err(building)?;
+        }
+        self.call(key, "put", &[key.into(), value.into(), options.into()])
+            .await
+            .map(drop)
+    }
+}
+
 impl KeyValueStore for WorkersKv {
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
         self.read(keys).await
     }
 
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError> {
-        let options = js_sys::Object::new();
-        // TTLs are whole seconds far below 2^53, exact as a JavaScript number.
-        let ttl = JsValue::from_f64(ttl_seconds as f64);
-        js_sys::Reflect::set(&options, &"expirationTtl".into(), &ttl)
-            .map_err(|_| StoreError::Unavailable("building the put options".to_owned()))?;
-        self.call(key, "put", &[key.into(), value.into(), options.into()])
-            .await
-            .map(drop)
+        self.put_with(key, value, ttl_seconds, None).await
+    }
+
+    async fn put_with_metadata(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_seconds: u64,
+        metadata: &str,
+    ) -> Result<(), StoreError> {
+        self.put_with(key, value, ttl_seconds, Some(metadata)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -308,9 +372,7 @@ impl KeyValueStore for WorkersKv {
         match with_timeout(self.timeout_ms, binding.list_page(prefix, cursor)).await {
             None => Err(StoreError::Timeout),
             Some(result) => {
-                let (keys, cursor) =
-                    result.map_err(|e| StoreError::Unavailable(scrubbed(js_text(&e), prefix)))?;
-                Ok(KeyPage { keys, cursor })
+                result.map_err(|e| StoreError::Unavailable(scrubbed(js_text(&e), prefix)))
             }
         }
     }
@@ -617,8 +679,11 @@ pub(crate) async fn serve(
     };
     let sessions = KvSessions::new(kv.as_ref());
     let store = CachedSessions::new(&sessions, memory, now_ms);
-    let outcome = gate::handle(config, &store, &origin, gate_request, now_ms).await;
-    console_log!("{}", outcome.log.to_json());
+    let mut outcome = gate::handle(config, &store, &origin, gate_request, now_ms).await;
+    if !outcome.log.quiet {
+        outcome.log.duration_ms = Date::now().as_millis().saturating_sub(now_ms);
+        log_object(outcome.log.level, &outcome.log.to_json());
+    }
     if let Some(refresh) = outcome.refresh {
         let memory = memory.clone();
         let kv = kv.clone();

@@ -197,6 +197,7 @@ pub(super) async fn apply<S: SessionStore>(
     ));
     flow.log.event = "login";
     flow.log.sid = Some(sessions.assertion_key.session_handle(&id));
+    flow.created = Some(id);
     flow.log.user = Some(record.user);
     Ok(())
 }

@@ -18,13 +18,16 @@
 //! `getrandom`. The sliding-expiry refresh is returned as a typed [`Refresh`] for the caller to
 //! run after responding (`waitUntil` in a Worker).
 
+mod admin;
 mod browser;
 mod caching;
+mod cap;
 mod cookie_check;
 mod cross_site;
 mod endpoints;
 mod exchange;
 mod forward;
+mod health;
 mod instructions;
 mod refusal;
 mod respond;
@@ -80,6 +83,9 @@ where
 {
     let sessions = config.session.as_ref();
     let mut flow = Flow::new(sessions.map(|s| &s.cookie), &request.method, &request.path);
+    flow.config_errors = &config.errors;
+    // The runtime's request id, read before hygiene (which keeps no `cf-` header for the origin).
+    flow.log.request_id = header_value(&request.headers, "cf-ray").map(str::to_owned);
     let Some(forward) = config.forward.as_ref() else {
         return flow.refuse((
             Refusal::Misconfigured,
@@ -96,6 +102,15 @@ where
     flow.sign_in = Some(browser::SignIn::for_request(&forward.browser, &request));
     if let Some(endpoint) = gateway_endpoint(&request.path, &forward.gateway_path) {
         let endpoint = endpoint.to_owned();
+        if endpoint == "/health" {
+            return health::answer(flow, config, store, &request, now_ms).await;
+        }
+        if let Some(tokens) = &config.operations.admin_tokens {
+            if let Some(rest) = admin::route(&endpoint) {
+                let admin = admin::Admin { tokens, sessions };
+                return admin.answer(flow, store, rest, &request, now_ms).await;
+            }
+        }
         return endpoints::answer(flow, sessions, store, &endpoint, &request, now_ms).await;
     }
 
@@ -179,6 +194,11 @@ where
         if let Err(refused) = applied {
             return flow.refuse(refused);
         }
+        if let (Some(max), Some(id)) =
+            (config.operations.max_sessions_per_user, flow.created.take())
+        {
+            cap::enforce(&mut flow, store, &id, max).await;
+        }
     } else if let (Some(live), Some(s)) = (&live, sessions) {
         // Only the activity: rewriting the record could undo a logout (see `Activity`).
         refresh = live
@@ -202,6 +222,17 @@ where
         }
     }
     flow.log.status = response.status;
+    // A failed origin (5xx) is worth a look; a refused session on an optional path keeps its
+    // level (set with its code).
+    if response.status >= 500 {
+        flow.log.level = "warn";
+    } else if flow.log.level.is_empty() {
+        flow.log.level = "info";
+    }
+    flow.log.quiet = is_public
+        && !config.operations.log_public_paths
+        && flow.log.event == "forward"
+        && response.status < 500;
     let upgraded = response.status == 101;
     let response = forward::client_response(
         response.status,

@@ -15,8 +15,12 @@ pub enum Refusal {
     SessionExpired,
     /// 401: another user agent than the one bound at login.
     UserAgentMismatch,
+    /// 400: an admin API call without a valid `user`.
+    BadRequest,
     /// 403: an unsafe request to a gateway endpoint from another origin.
     CrossSiteRequest,
+    /// 401: an admin API call (or a deep health check) without a valid admin token.
+    AdminUnauthorized,
     /// 404: an unknown gateway endpoint or session handle.
     NotFound,
     /// 405: a wrong method for a gateway endpoint.
@@ -43,7 +47,9 @@ impl Refusal {
             | Refusal::InvalidSessionCookie
             | Refusal::UnknownSession
             | Refusal::SessionExpired
-            | Refusal::UserAgentMismatch => 401,
+            | Refusal::UserAgentMismatch
+            | Refusal::AdminUnauthorized => 401,
+            Refusal::BadRequest => 400,
             Refusal::CrossSiteRequest => 403,
             Refusal::NotFound => 404,
             Refusal::MethodNotAllowed => 405,
@@ -62,7 +68,9 @@ impl Refusal {
             Refusal::UnknownSession => "unknown_session",
             Refusal::SessionExpired => "session_expired",
             Refusal::UserAgentMismatch => "user_agent_mismatch",
+            Refusal::BadRequest => "bad_request",
             Refusal::CrossSiteRequest => "cross_site_request",
+            Refusal::AdminUnauthorized => "admin_unauthorized",
             Refusal::NotFound => "not_found",
             Refusal::MethodNotAllowed => "method_not_allowed",
             Refusal::Misconfigured => "misconfigured",
@@ -84,7 +92,9 @@ impl Refusal {
             Refusal::UserAgentMismatch => {
                 "The session was used from a different client and has been ended."
             }
+            Refusal::BadRequest => "The request is malformed.",
             Refusal::CrossSiteRequest => "Cross-site request refused.",
+            Refusal::AdminUnauthorized => "A valid admin token is required.",
             Refusal::NotFound => "Not found.",
             Refusal::MethodNotAllowed => "Method not allowed.",
             Refusal::Misconfigured => "The gateway is not configured correctly.",
@@ -93,6 +103,25 @@ impl Refusal {
             Refusal::OriginProtocolError => "The origin sent an invalid session instruction.",
             Refusal::StoreUnavailable => "The session store is unavailable; try again.",
             Refusal::OriginTimeout => "The origin did not answer in time.",
+        }
+    }
+
+    /// The log level of this refusal: `error` when the gateway failed, `warn` for what may be
+    /// an attack or a broken origin, `info` for the everyday ones (no session, an expired one).
+    pub fn level(self) -> &'static str {
+        match self.status() {
+            500.. => "error",
+            _ if matches!(
+                self,
+                Refusal::InvalidSessionCookie
+                    | Refusal::UserAgentMismatch
+                    | Refusal::CrossSiteRequest
+                    | Refusal::AdminUnauthorized
+            ) =>
+            {
+                "warn"
+            }
+            _ => "info",
         }
     }
 

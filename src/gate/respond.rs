@@ -4,42 +4,59 @@
 use super::browser::SignIn;
 use super::caching;
 use super::exchange::{Body, GateResponse};
-use super::refusal::Refused;
+use super::refusal::{Refusal, Refused};
 use super::websocket::WebSocketRelay;
+use crate::config::ConfigError;
+use crate::session::SessionId;
 use crate::set_cookie::CookieSettings;
 use crate::store::Refresh;
 
-/// One decision, for the log: a single JSON line without secrets or session ids.
+/// One request, for the log: a JSON object without secrets or session ids. Every field below
+/// is present on every request's line (`null` when it does not apply), except `operator`,
+/// `detail` and `config_errors`, which appear only when they say something.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LogLine {
-    /// What happened: `forward`, `refuse`, `login`, `logout`, `gateway`, `revoke`.
+    /// What happened: `forward`, `refuse`, `login`, `logout`, `gateway`, `revoke`, `health`,
+    /// `admin`.
     pub event: &'static str,
+    /// `info`, `warn` (a refusal worth a look, an origin's 5xx) or `error` (the gateway failed).
+    pub level: &'static str,
     /// The status answered.
     pub status: u16,
-    /// The refusal's stable code.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The refusal's stable code (the `error` of its JSON body).
     pub code: Option<&'static str>,
-    /// Why, in words (never a secret, a key or an id).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// Keyed handle of the session, never the id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// The session's user.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    /// Which secret verified the session cookie (`current`, `previous[n]`, `weak-previous[n]`),
-    /// so an operator sees when a previous secret is no longer used.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
+    /// Milliseconds from the request's arrival to its response's headers (the runtime's clock
+    /// advances only across I/O). Set by the runtime.
+    pub duration_ms: u64,
+    /// The runtime's request id: the `cf-ray` header when present.
+    pub request_id: Option<String>,
     /// The request's method.
     pub method: String,
     /// The request's path, without the query.
     pub path: String,
+    /// Keyed handle of the session, never the id.
+    pub sid: Option<String>,
+    /// The session's user (for the admin API: the user acted on).
+    pub user: Option<String>,
+    /// Which secret verified the session cookie (`current`, `previous[n]`, `weak-previous[n]`),
+    /// so an operator sees when a previous secret is no longer used.
+    pub secret: Option<String>,
+    /// The operator of an admin API call (the name in `ADMIN_TOKENS`, never the token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// Why, in words (never a secret, a key or an id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Every configuration problem, on the line of each request refused for one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub config_errors: Vec<String>,
+    /// Not printed (`LOG_PUBLIC_PATHS=false` and a plain forward on a public path).
+    #[serde(skip)]
+    pub quiet: bool,
 }
 
 impl LogLine {
-    /// The line as JSON.
+    /// The line as JSON (the runtime logs it as an object).
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
@@ -75,6 +92,10 @@ pub(super) struct Flow<'a> {
     /// How a 401 is answered: the sign-in redirect or `WWW-Authenticate` (set once the
     /// forwarding settings are known).
     pub sign_in: Option<SignIn>,
+    /// The configuration's problems, named on the line of a request refused for them.
+    pub config_errors: &'a [ConfigError],
+    /// The session a login instruction created in this request (for `MAX_SESSIONS_PER_USER`).
+    pub created: Option<SessionId>,
 }
 
 impl<'a> Flow<'a> {
@@ -90,6 +111,8 @@ impl<'a> Flow<'a> {
             extra_headers: Vec::new(),
             previous_cookie: None,
             sign_in: None,
+            config_errors: &[],
+            created: None,
         }
     }
 
@@ -99,6 +122,10 @@ impl<'a> Flow<'a> {
     pub fn drop_session(&mut self, (refusal, detail): Refused) {
         self.log.code = Some(refusal.code());
         self.log.detail = detail;
+        self.log.level = refusal.level();
+        if refusal == Refusal::Misconfigured {
+            self.log.config_errors = self.config_errors.iter().map(ToString::to_string).collect();
+        }
         if refusal.clears_cookie() {
             self.set_cookie = self.cookie.map(CookieSettings::clear_cookie);
             if let Some(previous) = self.previous_cookie.take() {
@@ -149,6 +176,9 @@ impl<'a> Flow<'a> {
         headers.append(&mut self.extra_headers);
         caching::no_store_with_cookie(&mut headers);
         self.log.status = status;
+        if self.log.level.is_empty() {
+            self.log.level = "info";
+        }
         Outcome {
             response: GateResponse {
                 status,

@@ -24,7 +24,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 
-use super::{Ending, Loaded, Refresh, SessionList, SessionStore, StoreError};
+use super::{Ending, Indexed, Loaded, Refresh, SessionList, SessionStore, StoreError};
 use crate::session::{Activity, SessionId, SessionRecord};
 
 /// Most sessions one isolate's cache keeps. Records longer than 8 KiB are refused, so this
@@ -294,6 +294,13 @@ impl<S: SessionStore> SessionStore for CachedSessions<'_, S> {
         ids: &[SessionId],
     ) -> impl core::future::Future<Output = Result<SessionList, StoreError>> {
         self.inner.load_sessions(ids)
+    }
+
+    fn indexed_of(
+        &self,
+        user: &str,
+    ) -> impl core::future::Future<Output = Result<Vec<Indexed>, StoreError>> {
+        self.inner.indexed_of(user)
     }
 }
 

@@ -4,10 +4,10 @@ use core::cell::Cell;
 use core::future::Future;
 
 use super::layout::{
-    activity_key, id_of_index_key, index_key, index_prefix, new_session_entries, record_key,
-    ttl_seconds,
+    activity_key, created_of_index_metadata, id_of_index_key, index_key, index_prefix,
+    new_session_entries, record_key, ttl_seconds,
 };
-use super::{Ending, Loaded, Refresh, SessionList, SessionStore, StoreError};
+use super::{Ending, Indexed, Loaded, Refresh, SessionList, SessionStore, StoreError};
 use crate::session::{Activity, SessionId, SessionRecord};
 
 /// Workers KV allows this many operations per Worker invocation (a bulk read of up to
@@ -28,6 +28,9 @@ pub struct KeyPage {
     pub keys: Vec<String>,
     /// The cursor of the next page, `None` on the last.
     pub cursor: Option<String>,
+    /// Each key's metadata (a JSON object's text), in the order of `keys`; shorter than `keys`
+    /// (or empty) when the store keeps none.
+    pub metadata: Vec<Option<String>>,
 }
 
 /// The key-value operations sessions need (Workers KV semantics: TTLs in whole seconds, at least
@@ -38,6 +41,19 @@ pub trait KeyValueStore {
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, StoreError>;
     /// Writes `value` under `key`, expiring after `ttl_seconds`.
     async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), StoreError>;
+    /// [`put`](Self::put) with `metadata` (a JSON object's text, under 1,024 bytes) that listings
+    /// return with the key. A store without metadata keeps only the value (the default): its
+    /// listings then say nothing about the key, which readers must allow for.
+    async fn put_with_metadata(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_seconds: u64,
+        metadata: &str,
+    ) -> Result<(), StoreError> {
+        let _ = metadata;
+        self.put(key, value, ttl_seconds).await
+    }
     /// Deletes `key` (deleting a missing key succeeds).
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// One page (up to 1,000 keys) of the keys starting with `prefix`, after `cursor`.
@@ -118,6 +134,12 @@ impl<'a, K: KeyValueStore> KvSessions<'a, K> {
 
     /// Every indexed id of `user`, as far as the spare operations go (`false`: not all listed).
     async fn indexed(&self, user: &str) -> Result<(Vec<SessionId>, bool), StoreError> {
+        let (listed, all) = self.indexed_with_created(user).await?;
+        Ok((listed.into_iter().map(|s| s.id).collect(), all))
+    }
+
+    /// [`indexed`](Self::indexed), with each entry's creation time from its metadata.
+    async fn indexed_with_created(&self, user: &str) -> Result<(Vec<Indexed>, bool), StoreError> {
         let prefix = index_prefix(user);
         let mut ids = Vec::new();
         let mut cursor: Option<String> = None;
@@ -127,9 +149,14 @@ impl<'a, K: KeyValueStore> KvSessions<'a, K> {
             }
             self.count(1);
             let page = self.kv.list_page(&prefix, cursor.as_deref()).await?;
+            let mut metadata = page.metadata.into_iter();
             for key in &page.keys {
+                let created = metadata
+                    .next()
+                    .flatten()
+                    .and_then(|m| created_of_index_metadata(&m));
                 if let Some(id) = id_of_index_key(key, &prefix) {
-                    ids.push(id);
+                    ids.push(Indexed { id, created });
                 }
             }
             match page.cursor {
@@ -167,8 +194,18 @@ impl<K: KeyValueStore> SessionStore for KvSessions<'_, K> {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         for entry in new_session_entries(id, record, now_ms) {
-            self.put(&entry.key, &entry.value, entry.ttl_seconds)
-                .await?;
+            match &entry.metadata {
+                Some(metadata) => {
+                    self.count(1);
+                    self.kv
+                        .put_with_metadata(&entry.key, &entry.value, entry.ttl_seconds, metadata)
+                        .await?;
+                }
+                None => {
+                    self.put(&entry.key, &entry.value, entry.ttl_seconds)
+                        .await?
+                }
+            }
         }
         Ok(())
     }
@@ -219,6 +256,10 @@ impl<K: KeyValueStore> SessionStore for KvSessions<'_, K> {
 
     async fn ids_of(&self, user: &str) -> Result<Vec<SessionId>, StoreError> {
         Ok(self.indexed(user).await?.0)
+    }
+
+    async fn indexed_of(&self, user: &str) -> Result<Vec<Indexed>, StoreError> {
+        Ok(self.indexed_with_created(user).await?.0)
     }
 
     async fn load_sessions(&self, ids: &[SessionId]) -> Result<SessionList, StoreError> {

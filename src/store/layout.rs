@@ -1,12 +1,14 @@
 //! The key layout of sessions in a key-value store (Workers KV), in one place.
 //!
-//! Layout version 1 (see `docs/kv-layout.md`):
+//! Layout version 2 (see `docs/kv-layout.md`; version 1 is read as is):
 //! - `sess:<id>`: the session record ([`SessionRecord`] as JSON, `"v":1`), written once at login
 //!   with a TTL of the session's absolute lifetime, afterwards only deleted;
 //! - `seen:<id>`: the session's latest activity ([`Activity`]), rewritten by refreshes with a TTL
 //!   of the remaining idle lifetime;
 //! - `user:<base64url(user)>:<id>`: an empty index entry per session, so a user's sessions can be
-//!   listed by prefix; its TTL is the session's absolute lifetime.
+//!   listed by prefix; its TTL is the session's absolute lifetime. Since version 2 it carries KV
+//!   metadata `{"c":<created, Unix ms>}`, returned by listings, so the oldest sessions of a user
+//!   are known without reading records; a version 1 entry (no metadata) is of unknown age.
 //!
 //! [`SessionRecord`]: crate::session::SessionRecord
 //! [`Activity`]: crate::session::Activity
@@ -49,7 +51,21 @@ pub fn id_of_index_key(key: &str, prefix: &str) -> Option<SessionId> {
     key.strip_prefix(prefix).and_then(SessionId::parse)
 }
 
-/// One value to write: key, value and `expirationTtl`.
+/// The metadata of an index entry: the session's creation time.
+pub fn index_metadata(created_ms: u64) -> String {
+    format!("{{\"c\":{created_ms}}}")
+}
+
+/// The creation time in an index entry's metadata (`None`: a version 1 entry, or anything else).
+pub fn created_of_index_metadata(metadata: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        c: u64,
+    }
+    serde_json::from_str::<Metadata>(metadata).ok().map(|m| m.c)
+}
+
+/// One value to write: key, value, `expirationTtl` and KV metadata.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// The key.
@@ -58,6 +74,8 @@ pub struct Entry {
     pub value: String,
     /// Seconds until KV removes it.
     pub ttl_seconds: u64,
+    /// KV metadata (a JSON object's text), returned with the key by listings.
+    pub metadata: Option<String>,
 }
 
 /// What a new session writes, in order: its index entry first (a session that exists is always
@@ -71,11 +89,13 @@ pub fn new_session_entries(id: &SessionId, record: &SessionRecord, now_ms: u64) 
             key: index_key(&record.user, id),
             value: String::new(),
             ttl_seconds,
+            metadata: Some(index_metadata(record.created)),
         },
         Entry {
             key: record_key(id),
             value: record.encode(),
             ttl_seconds,
+            metadata: None,
         },
     ]
 }
@@ -107,6 +127,19 @@ mod tests {
         assert_eq!(id_of_index_key(&index_key("alice", &id), &prefix), Some(id));
         assert_eq!(id_of_index_key("user:YWxpY2U:short", &prefix), None);
         assert_eq!(id_of_index_key("sess:whatever", &prefix), None);
+    }
+
+    #[test]
+    fn index_metadata_carries_the_creation_time() {
+        assert_eq!(index_metadata(1_700_000_000_123), r#"{"c":1700000000123}"#);
+        assert_eq!(
+            created_of_index_metadata(&index_metadata(42)),
+            Some(42),
+            "round trip"
+        );
+        for other in ["", "null", "{}", r#"{"c":"1"}"#, r#"{"c":-1}"#] {
+            assert_eq!(created_of_index_metadata(other), None, "{other}");
+        }
     }
 
     #[test]

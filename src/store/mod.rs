@@ -85,6 +85,15 @@ pub struct SessionList {
     pub unread: usize,
 }
 
+/// One of a user's sessions as the index lists it, without its record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Indexed {
+    /// The session.
+    pub id: SessionId,
+    /// When it was created (Unix ms), when the index says (see `docs/kv-layout.md`).
+    pub created: Option<u64>,
+}
+
 /// Where sessions are kept. Futures are not `Send`: a Worker isolate is single-threaded.
 #[allow(async_fn_in_trait)]
 pub trait SessionStore {
@@ -115,4 +124,15 @@ pub trait SessionStore {
 
     /// The live-or-expired sessions among `ids` with their records, read in bulk.
     async fn load_sessions(&self, ids: &[SessionId]) -> Result<SessionList, StoreError>;
+
+    /// `user`'s sessions as the index lists them, each with its creation time when the index
+    /// carries one; no record is read (`MAX_SESSIONS_PER_USER` ends the oldest by it). The
+    /// default knows no creation times.
+    async fn indexed_of(&self, user: &str) -> Result<Vec<Indexed>, StoreError> {
+        let ids = self.ids_of(user).await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| Indexed { id, created: None })
+            .collect())
+    }
 }

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use super::kv::MAX_KEYS_PER_READ;
 use super::layout::KV_MIN_TTL_SECONDS;
 use super::{
-    Ending, KeyPage, KeyValueStore, Loaded, Refresh, SessionList, SessionStore, StoreError,
+    Ending, Indexed, KeyPage, KeyValueStore, Loaded, Refresh, SessionList, SessionStore, StoreError,
 };
 use crate::session::{SessionId, SessionRecord};
 
@@ -74,6 +74,8 @@ pub struct MemoryKv {
     stale: RefCell<BTreeMap<String, String>>,
     /// Keys reads answer "not found" for although they exist: a cached miss.
     cached_misses: RefCell<BTreeSet<String>>,
+    /// KV metadata by key (written by `put_with_metadata`, returned by listings).
+    metadata: RefCell<BTreeMap<String, String>>,
 }
 
 impl MemoryKv {
@@ -139,6 +141,12 @@ impl MemoryKv {
     /// Removes `key` directly (no count, no fault), as another location's delete would.
     pub fn remove(&self, key: &str) {
         self.data.borrow_mut().remove(key);
+        self.metadata.borrow_mut().remove(key);
+    }
+
+    /// The metadata `key` was last written with.
+    pub fn metadata(&self, key: &str) -> Option<String> {
+        self.metadata.borrow().get(key).cloned()
     }
 
     fn check(&self) -> Result<(), StoreError> {
@@ -190,6 +198,22 @@ impl KeyValueStore for MemoryKv {
         );
         self.count(|c| c.writes += 1);
         self.insert(key, value, ttl_seconds);
+        self.metadata.borrow_mut().remove(key);
+        Ok(())
+    }
+
+    async fn put_with_metadata(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_seconds: u64,
+        metadata: &str,
+    ) -> Result<(), StoreError> {
+        assert!(metadata.len() <= 1024, "KV metadata is at most 1024 bytes");
+        self.put(key, value, ttl_seconds).await?;
+        self.metadata
+            .borrow_mut()
+            .insert(key.to_owned(), metadata.to_owned());
         Ok(())
     }
 
@@ -214,9 +238,12 @@ impl KeyValueStore for MemoryKv {
             .cloned()
             .collect();
         let more = matching.len() > LIST_PAGE;
+        let keys: Vec<String> = matching.into_iter().take(LIST_PAGE).collect();
+        let metadata = keys.iter().map(|key| self.metadata(key)).collect();
         Ok(KeyPage {
-            keys: matching.into_iter().take(LIST_PAGE).collect(),
+            keys,
             cursor: more.then(|| (start + LIST_PAGE).to_string()),
+            metadata,
         })
     }
 }
@@ -298,6 +325,18 @@ impl SessionStore for MapSessions {
             .get(user)
             .map(|ids| ids.iter().filter_map(|id| SessionId::parse(id)).collect())
             .unwrap_or_default())
+    }
+
+    async fn indexed_of(&self, user: &str) -> Result<Vec<Indexed>, StoreError> {
+        let ids = self.ids_of(user).await?;
+        let sessions = self.sessions.borrow();
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let created = sessions.get(id.as_str()).map(|r| r.created);
+                Indexed { id, created }
+            })
+            .collect())
     }
 
     async fn load_sessions(&self, ids: &[SessionId]) -> Result<SessionList, StoreError> {

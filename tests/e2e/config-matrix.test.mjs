@@ -143,7 +143,7 @@ describe('valid edge values', () => {
 });
 
 describe('the configuration error log', () => {
-  test('names every problem once per isolate and never prints a secret', async () => {
+  test('names every problem once per isolate and on every refused request, never printing a secret', async () => {
     const secret = 'a-secret-value-that-must-not-be-logged-0123456789';
     await withGateway({ SESSION_SECRET: 'too-short-secret-value', ASSERTION_SECRET: secret, IDLE_TIMEOUT: 'x' }, async (gateway) => {
       for (let i = 0; i < 3; i += 1) {
@@ -152,10 +152,16 @@ describe('the configuration error log', () => {
         assert.ok(!res.body.includes('too-short-secret-value') && !res.body.includes(secret), res.body);
       }
       await new Promise((r) => setTimeout(r, 200));
-      const errors = gateway.logs.filter((l) => l.includes('config_error'));
+      const errors = gateway.logs.filter((l) => l.includes('"event":"config_error"'));
       assert.equal(errors.length, 1, gateway.logs.join('\n'));
       assert.match(errors[0], /SESSION_SECRET/);
       assert.match(errors[0], /IDLE_TIMEOUT/);
+      const refused = gateway.logEntries.map((e) => e.message[0]).filter((l) => l.code === 'misconfigured');
+      assert.equal(refused.length, 3, gateway.logs.join('\n'));
+      for (const line of refused) {
+        assert.ok(line.config_errors.some((e) => e.includes('SESSION_SECRET')), JSON.stringify(line));
+        assert.ok(line.config_errors.some((e) => e.includes('IDLE_TIMEOUT')), JSON.stringify(line));
+      }
       for (const line of gateway.logs) {
         assert.ok(!line.includes('too-short-secret-value'), line);
         assert.ok(!line.includes(secret), line);

@@ -44,8 +44,13 @@ export const COMPATIBILITY_DATE = (() => {
  *   `setKvMode(null)` returns to the start-up mode.
  * `kvPersist: dir` keeps KV in that directory, so a gateway started later on it (a restart, e.g.
  * with other settings) sees the same sessions.
- * Returns `{ url, mf, kv(), kvOps, setKvMode(), logs, close() }`; `kv()` is the underlying namespace
- * (for seeding and inspecting records), `logs` collects the Worker's console lines.
+ * Returns `{ url, mf, kv(), kvOps, setKvMode(), logs, logEntries, stdout, close() }`; `kv()` is the
+ * underlying namespace (for seeding and inspecting records). The Worker's console calls reach a
+ * Tail Worker, as they reach Workers Logs and Logpush: `logEntries` holds each call's level and
+ * arguments as logged (objects stay objects), `logs` each call's first argument as JSON text,
+ * `stdout` the runtime's own output lines. `close()` checks every entry with `logProblems` (one
+ * object per call, with the fields of docs/operations.md, no Rust debug text) and throws after
+ * disposing when one is not: every file that starts a gateway checks every line it caused.
  */
 export async function startGateway({ originUrl, vars = {}, kvFault = null, countKv = false, kvPersist } = {}) {
   const bindings = {
@@ -69,7 +74,23 @@ export async function startGateway({ originUrl, vars = {}, kvFault = null, count
     compatibilityDate: COMPATIBILITY_DATE,
     bindings,
   };
-  const workers = [gateway];
+  const workers = [gateway, {
+    name: 'log-tail',
+    modules: true,
+    script: LOG_TAIL,
+    serviceBindings: {
+      COLLECT: async (req) => {
+        for (const entry of await req.json()) {
+          logEntries.push(entry);
+          const first = entry.message?.[0];
+          logs.push(typeof first === 'string' ? first : JSON.stringify(first));
+        }
+        return new Response(null, { status: 204 });
+      },
+    },
+  }];
+  gateway.tails = ['log-tail'];
+  const logEntries = [];
   const kvOps = [];
   let kvMode = null;
   const wrapped = Boolean(kvFault || countKv);
@@ -95,6 +116,7 @@ export async function startGateway({ originUrl, vars = {}, kvFault = null, count
     gateway.kvNamespaces = ['SESSIONS'];
   }
   const logs = [];
+  const stdout = [];
   const mf = new Miniflare({
     host: '127.0.0.1',
     port: 0,
@@ -109,7 +131,7 @@ export async function startGateway({ originUrl, vars = {}, kvFault = null, count
           buffered += chunk;
           const lines = buffered.split('\n');
           buffered = lines.pop();
-          logs.push(...lines.filter(Boolean));
+          stdout.push(...lines.filter(Boolean));
         });
       }
     },
@@ -125,14 +147,71 @@ export async function startGateway({ originUrl, vars = {}, kvFault = null, count
     url,
     mf,
     logs,
+    logEntries,
+    stdout,
     kvOps,
     setKvMode(mode) {
       if (!wrapped) throw new Error('setKvMode needs countKv or kvFault');
       kvMode = mode;
     },
     kv: () => mf.getKVNamespace(wrapped ? 'SESSIONS_DIRECT' : 'SESSIONS'),
-    close: () => mf.dispose(),
+    async close() {
+      await logsSettled(logEntries);
+      const problems = logProblems(logEntries);
+      await mf.dispose();
+      if (problems.length > 0) {
+        throw new Error(`log lines not as docs/operations.md says:\n${problems.slice(0, 10).join('\n')}`);
+      }
+    },
   };
+}
+
+// Forwards every console call of the gateway, as Workers Logs would store it.
+const LOG_TAIL = `export default {
+  async tail(events, env) {
+    const entries = events.flatMap((event) => event.logs ?? []).map(({ level, message }) => ({ level, message }));
+    if (entries.length > 0) await env.COLLECT.fetch('http://collect/', { method: 'POST', body: JSON.stringify(entries) });
+  },
+};`;
+
+/** Resolves once no log entry has arrived for 150 ms (at most 2 s). */
+async function logsSettled(entries) {
+  const deadline = Date.now() + 2000;
+  let seen = -1;
+  while (seen !== entries.length && Date.now() < deadline) {
+    seen = entries.length;
+    await new Promise((resolve) => { setTimeout(resolve, 150); });
+  }
+}
+
+/** Fields every request's log line has (docs/operations.md); glue lines have `event` and `level`. */
+export const REQUEST_LOG_FIELDS = ['event', 'level', 'status', 'code', 'duration_ms', 'request_id', 'method', 'path', 'sid', 'user', 'secret'];
+const DEBUG_TEXT = /Some\(|\bNone[,)}]|\bOk\(|\bErr\(|Unavailable\(|\bTimeout[,)}]|\bString\(|\w \{ \w+: /;
+
+/** What is wrong with each console call of `entries` (`[]`: nothing). */
+export function logProblems(entries) {
+  const problems = [];
+  for (const { level, message } of entries) {
+    const text = JSON.stringify(message);
+    const [line, ...more] = message ?? [];
+    if (more.length > 0 || line === null || typeof line !== 'object' || Array.isArray(line)) {
+      problems.push(`not one object: ${text}`);
+      continue;
+    }
+    if (typeof line.event !== 'string' || !['info', 'warn', 'error'].includes(line.level)) {
+      problems.push(`no event or level: ${text}`);
+    }
+    const console = { info: 'log', warn: 'warn', error: 'error' }[line.level];
+    if (console && level !== console) problems.push(`level ${line.level} logged with console.${level}: ${text}`);
+    if ('status' in line || 'path' in line) {
+      const missing = REQUEST_LOG_FIELDS.filter((field) => !(field in line));
+      if (missing.length > 0) problems.push(`missing ${missing.join(', ')}: ${text}`);
+      if (!Number.isInteger(line.duration_ms) || line.duration_ms < 0) problems.push(`duration_ms: ${text}`);
+      if (typeof line.path === 'string' && line.path.includes('?')) problems.push(`a query in path: ${text}`);
+    }
+    if (DEBUG_TEXT.test(text)) problems.push(`Rust debug text: ${text}`);
+  }
+  return problems;
 }
 
 /**
@@ -401,8 +480,11 @@ export async function originAndGateway(gatewayOptions = {}) {
     throw error;
   }
   after(async () => {
-    await gateway.close();
-    await origin.close();
+    try {
+      await gateway.close();
+    } finally {
+      await origin.close();
+    }
   });
   return { origin, gateway };
 }

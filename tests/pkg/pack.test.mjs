@@ -27,7 +27,7 @@ test('the tarball holds the built Wasm, the entries, the types, LICENSE and CHAN
     'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/primitives_bg.wasm', 'dist/primitives.js',
     'dist/origin_bg.wasm', 'dist/origin.js', 'dist/gate_bg.wasm', 'dist/gate.js', 'src/node.js', 'src/workerd.js',
     'src/browser.js', 'src/gate.js', 'src/express.js', 'types/index.d.ts', 'types/origin.d.ts', 'types/gate.d.ts',
-    'types/express.d.ts',
+    'types/express.d.ts', 'src/bin/sessiongate.js', 'src/admin/cli.js',
   ]) {
     assert.ok(files.includes(required), `${required} in ${files.join(', ')}`);
   }

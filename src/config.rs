@@ -1109,12 +1109,12 @@ fn admin_tokens(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<Adm
     use sha2::Digest as _;
     let raw = non_empty(lookup, "ADMIN_TOKENS")?;
     let malformed = || ConfigError::MalformedAdminTokens;
-    let map: std::collections::BTreeMap<String, String> = match serde_json::from_str(raw.trim()) {
-        Ok(map) => map,
-        Err(_) => {
-            errors.push(malformed());
-            return None;
-        }
+    let Some(map) = serde_json::from_str::<Operators>(raw.trim())
+        .ok()
+        .map(|o| o.0)
+    else {
+        errors.push(malformed());
+        return None;
     };
     let before = errors.len();
     let mut operators = Vec::new();
@@ -1123,7 +1123,13 @@ fn admin_tokens(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<Adm
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
-        if !name_ok {
+        if operators.iter().any(|(n, _)| *n == name) {
+            errors.push(ConfigError::Invalid {
+                name: "ADMIN_TOKENS",
+                rule: "must name each operator once",
+                got: name,
+            });
+        } else if !name_ok {
             errors.push(ConfigError::Invalid {
                 name: "ADMIN_TOKENS",
                 rule: "must name operators with 1-64 characters of A-Z a-z 0-9 . _ @ -",
@@ -1142,6 +1148,33 @@ fn admin_tokens(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<Adm
         errors.push(malformed());
     }
     (errors.len() == before).then_some(AdminTokens { operators })
+}
+
+/// `ADMIN_TOKENS` as read: (name, token) pairs in order (a map type would add its code to the
+/// Wasm for one setting).
+struct Operators(Vec<(String, String)>);
+
+impl<'de> serde::Deserialize<'de> for Operators {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = Operators;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of operator name to token")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Operators, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry::<String, String>()? {
+                    pairs.push(pair);
+                }
+                Ok(Operators(pairs))
+            }
+        }
+        deserializer.deserialize_map(Pairs)
+    }
 }
 
 fn load_operations(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> OperationsConfig {

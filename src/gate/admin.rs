@@ -169,7 +169,7 @@ async fn list<S: SessionStore>(
         .into_iter()
         .filter(|(_, r)| r.user == user && r.freshness(now_ms) == Freshness::Live)
         .collect();
-    found.sort_by_key(|(_, record)| core::cmp::Reverse(record.last_seen));
+    super::sessions_page::most_recent_first(&mut found);
     let total = found.len();
     let views: Vec<AdminSession> = found
         .into_iter()

@@ -39,9 +39,17 @@ pub(super) async fn enforce<S: SessionStore>(
     if excess == 0 {
         return;
     }
-    others.sort_by_key(|s| s.created.unwrap_or(0));
     let mut ended = 0;
-    for session in others.iter().take(excess.min(MAX_ENDS_PER_LOGIN)) {
+    // The oldest, one at a time (the excess is usually one; no sort code in the Wasm for it).
+    while ended < excess.min(MAX_ENDS_PER_LOGIN) {
+        let oldest = others
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, s)| s.created.unwrap_or(0))
+            .map(|(i, _)| i);
+        let Some(session) = oldest.map(|i| others.swap_remove(i)) else {
+            break;
+        };
         if let Err(e) = store.end(&session.id, Some(&user)).await {
             flow.log.detail = Some(format!(
                 "session cap {max}: {ended} oldest sessions ended, then: {e}"

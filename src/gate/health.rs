@@ -10,8 +10,6 @@
 
 use std::cell::Cell;
 
-use serde::Serialize;
-
 use super::admin::bearer_operator;
 use super::exchange::GateRequest;
 use super::refusal::Refusal;
@@ -31,20 +29,35 @@ thread_local! {
     static LAST_DEEP: Cell<Option<(u64, &'static str)>> = const { Cell::new(None) };
 }
 
-#[derive(Serialize)]
-struct Health<'a> {
-    status: &'static str,
-    config: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    kv: Option<&'static str>,
-    /// Age of the deep result answered, when it is a remembered one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    kv_checked_ms_ago: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<&'static str>,
-    /// The configuration's problems, for an operator only.
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    errors: &'a [String],
+/// The answer's JSON, written by hand (a derived serializer would add its code to the Wasm).
+fn health_json(
+    healthy: bool,
+    configured: bool,
+    kv: Option<&str>,
+    age_ms: Option<u64>,
+    version: Option<&str>,
+    errors: &[String],
+) -> String {
+    let mut json = format!(
+        "{{\"status\":\"{}\",\"config\":\"{}\"",
+        if healthy { "ok" } else { "unavailable" },
+        if configured { "ok" } else { "invalid" }
+    );
+    if let Some(kv) = kv {
+        json.push_str(&format!(",\"kv\":\"{kv}\""));
+    }
+    if let Some(age) = age_ms {
+        json.push_str(&format!(",\"kv_checked_ms_ago\":{age}"));
+    }
+    if let Some(version) = version {
+        json.push_str(&format!(",\"version\":\"{version}\""));
+    }
+    if !errors.is_empty() {
+        let errors = serde_json::to_string(errors).unwrap_or_else(|_| "[]".to_owned());
+        json.push_str(&format!(",\"errors\":{errors}"));
+    }
+    json.push('}');
+    json
 }
 
 async fn probe<S: SessionStore>(store: &S) -> &'static str {
@@ -111,14 +124,8 @@ pub(super) async fn answer<S: SessionStore, B, Body>(
     } else {
         Vec::new()
     };
-    let body = Health {
-        status: if healthy { "ok" } else { "unavailable" },
-        config: if configured { "ok" } else { "invalid" },
-        kv,
-        kv_checked_ms_ago: age,
-        version: ops.health_show_version.then_some(env!("CARGO_PKG_VERSION")),
-        errors: &errors,
-    };
+    let version = ops.health_show_version.then_some(env!("CARGO_PKG_VERSION"));
+    let body = health_json(healthy, configured, kv, age, version, &errors);
     let status = if healthy { 200 } else { 503 };
     if !configured {
         flow.log.config_errors = config.errors.iter().map(ToString::to_string).collect();
@@ -128,6 +135,5 @@ pub(super) async fn answer<S: SessionStore, B, Body>(
     }
     flow.log.level = if healthy { "info" } else { "error" };
     flow.log.quiet = healthy && !ops.log_public_paths && operator.is_none();
-    let body = serde_json::to_string(&body).unwrap_or_default();
     flow.answer(status, json_headers(), body)
 }

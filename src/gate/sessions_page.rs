@@ -173,7 +173,7 @@ async fn list<S: SessionStore>(
     // stay, so that signing out all other sessions still reaches it.
     let mut found: Vec<(SessionId, SessionRecord)> = loaded.sessions;
     found.retain(|(_, r)| r.user == live.record.user && r.freshness(now_ms) == Freshness::Live);
-    found.sort_by_key(|(_, record)| core::cmp::Reverse(record.last_seen));
+    most_recent_first(&mut found);
     // This session first.
     found.push((live.id.clone(), live.record.clone()));
     found.rotate_right(1);
@@ -204,6 +204,11 @@ async fn list<S: SessionStore>(
         complete: loaded.unread == 0,
     };
     serde_json::to_string(&page).map_err(|_| (Refusal::InternalError, None))
+}
+
+/// Sessions by last activity, the most recent first (one sort, shared with the admin API).
+pub(super) fn most_recent_first(sessions: &mut [(SessionId, SessionRecord)]) {
+    sessions.sort_by_key(|(_, record)| core::cmp::Reverse(record.last_seen));
 }
 
 async fn revoke_one<S: SessionStore>(

@@ -58,11 +58,12 @@ pub fn index_metadata(created_ms: u64) -> String {
 
 /// The creation time in an index entry's metadata (`None`: a version 1 entry, or anything else).
 pub fn created_of_index_metadata(metadata: &str) -> Option<u64> {
-    #[derive(serde::Deserialize)]
-    struct Metadata {
-        c: u64,
+    // Exactly what `index_metadata` writes and KV hands back (`JSON.stringify` of the object).
+    let digits = metadata.strip_prefix("{\"c\":")?.strip_suffix('}')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    serde_json::from_str::<Metadata>(metadata).ok().map(|m| m.c)
+    digits.parse().ok()
 }
 
 /// One value to write: key, value, `expirationTtl` and KV metadata.

@@ -116,7 +116,7 @@ export async function startGateway({ originUrl, vars = {}, kvFault = null, count
     gateway.kvNamespaces = ['SESSIONS'];
   }
   const logs = [];
-  const stdout = [];
+  const runtimeLines = [];
   const mf = new Miniflare({
     host: '127.0.0.1',
     port: 0,
@@ -131,7 +131,7 @@ export async function startGateway({ originUrl, vars = {}, kvFault = null, count
           buffered += chunk;
           const lines = buffered.split('\n');
           buffered = lines.pop();
-          stdout.push(...lines.filter(Boolean));
+          runtimeLines.push(...lines.filter(Boolean));
         });
       }
     },
@@ -148,7 +148,7 @@ export async function startGateway({ originUrl, vars = {}, kvFault = null, count
     mf,
     logs,
     logEntries,
-    stdout,
+    stdout: runtimeLines,
     kvOps,
     setKvMode(mode) {
       if (!wrapped) throw new Error('setKvMode needs countKv or kvFault');

@@ -19,6 +19,13 @@ export interface GateOptions {
   ORIGIN_URL?: string;
   /** The assertion's `aud` claim: a string, or a JSON array of strings (none when unset). */
   ASSERTION_AUDIENCE?: string;
+  /**
+   * The operators of the admin API under `{GATEWAY_PATH}/admin/`: operator name → token (each at
+   * least 32 bytes), as an object or its JSON text. Without it there is no admin API.
+   */
+  ADMIN_TOKENS?: string | Record<string, string>;
+  /** At login, the user's oldest sessions beyond this many end (off when unset or 0). */
+  MAX_SESSIONS_PER_USER?: string | number;
   [setting: string]: unknown;
 }
 

@@ -320,3 +320,36 @@ test('WebSockets: the handler gets the upgrade with the user and returns its 101
   assert.deepEqual({ code, reason }, { code: 4401, reason: 'unknown_session' });
   assert.ok(Date.now() - endedAt <= 2500, `closed ${Date.now() - endedAt} ms after the logout`);
 });
+
+test('operations embedded: health, the admin API (ADMIN_TOKENS passed as an object) and MAX_SESSIONS_PER_USER', async () => {
+  const token = 'embedded-operator-token-0123456789abcdef';
+  const ops = startBundle({ PUBLIC_PATHS: '/health,/login', ADMIN_TOKENS: { embedded: token }, MAX_SESSIONS_PER_USER: '1' });
+  try {
+    const base = (await ops.ready).toString().replace(/\/$/, '');
+    const health = await request(base, 'GET', '/.sessiongate/health');
+    assert.equal(health.status, 200, health.body);
+    assert.deepEqual(health.json(), { status: 'ok', config: 'ok' });
+    const loginGina = async () => sessionCookie(await request(base, 'POST', '/login', {
+      headers: { 'content-type': 'application/json', 'user-agent': UA },
+      body: JSON.stringify({ username: 'gina' }),
+    }), COOKIE);
+    const first = await loginGina();
+    const second = await loginGina();
+    const me = (cookie) => request(base, 'GET', '/me', { headers: { cookie, 'user-agent': UA } });
+    assert.equal((await me(first)).status, 401, 'the cap of 1 ended the older session');
+    assert.equal((await me(second)).json().user, 'gina');
+    const auth = { authorization: `Bearer ${token}` };
+    assert.equal((await request(base, 'GET', '/.sessiongate/admin/sessions?user=gina')).status, 401);
+    const list = await request(base, 'GET', '/.sessiongate/admin/sessions?user=gina', { headers: auth });
+    assert.equal(list.status, 200, list.body);
+    assert.equal(list.json().total, 1);
+    const all = await request(base, 'POST', '/.sessiongate/admin/sessions/end-all?user=gina', { headers: auth });
+    assert.deepEqual(all.json(), { ok: true, ended: 1, remaining: 0 });
+    assert.equal((await me(second)).status, 401);
+  } finally {
+    await ops.dispose();
+  }
+  // Without ADMIN_TOKENS, the ordinary 404.
+  const res = await request(url, 'GET', '/.sessiongate/admin/sessions?user=gina', { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 404);
+});

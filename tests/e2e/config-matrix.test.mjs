@@ -151,7 +151,7 @@ describe('the configuration error log', () => {
         assertMisconfigured(res, `request ${i}`);
         assert.ok(!res.body.includes('too-short-secret-value') && !res.body.includes(secret), res.body);
       }
-      await new Promise((r) => setTimeout(r, 200));
+      await gateway.settleLogs();
       const errors = gateway.logs.filter((l) => l.includes('"event":"config_error"'));
       assert.equal(errors.length, 1, gateway.logs.join('\n'));
       assert.match(errors[0], /SESSION_SECRET/);

@@ -122,6 +122,7 @@ describe('activity refreshes are written once per refresh interval (TOUCH_INTERV
       assert.equal((await getCounted(cookie)).status, 200, 'a failed refresh does not fail the request');
       await sleep(300);
       assert.equal(putsSince(mark), 1);
+      await counted.settleLogs();
       assert.ok(counted.logs.some((line) => line.includes('"refresh_failed"')), 'the failure is logged');
       mark = counted.kvOps.length;
       assert.equal((await getCounted(cookie)).status, 200);

@@ -36,6 +36,7 @@ test('KV errors: 503 store_unavailable and nothing forwarded', async () => {
   assert.equal(res.status, 503);
   assert.equal(errorCode(res), 'store_unavailable');
   assert.equal(origin.requests.length, 0);
+  await gateway.settleLogs();
   assert.ok(gateway.logs.some((l) => l.includes('store_unavailable') && l.includes('injected KV outage')), gateway.logs.join('\n'));
   // Public paths need no store.
   assert.equal((await request(gateway.url, 'GET', '/health')).status, 200);
@@ -57,6 +58,7 @@ test('KV that hangs past KV_TIMEOUT_MS: 503', async () => {
   const res = await request(gateway.url, 'GET', '/echo', { headers: { cookie: validCookie, 'user-agent': UA } });
   assert.equal(res.status, 503);
   assert.equal(errorCode(res), 'store_unavailable');
+  await gateway.settleLogs();
   assert.ok(gateway.logs.some((l) => l.includes('timed out')), gateway.logs.join('\n'));
   assert.ok(Date.now() - started < 10_000);
 });
@@ -293,7 +295,7 @@ test('logs during faults and refusals name no session id, cookie or secret (KV e
   assert.equal((await get(cookie)).status, 200);
   assert.equal(errorCode(await get(`${cookie}x`)), 'invalid_session_cookie');
   assert.equal(errorCode(await get(cookie, 'other/1.0')), 'user_agent_mismatch');
-  await new Promise((resolve) => { setTimeout(resolve, 200); }); // let the last lines arrive
+  await gateway.settleLogs(); // let the last lines arrive
   const logs = gateway.logs.join('\n');
   assert.ok(logs.includes('store_unavailable') && logs.includes('<key>'), logs);
   const value = decodeURIComponent(cookie.split('=')[1]);

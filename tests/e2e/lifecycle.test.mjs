@@ -310,7 +310,7 @@ describe('logs', () => {
     const id = sessionIdOf(cookie);
     await get('/echo?token=query-secret', cookie);
     await get('/echo', `${COOKIE}=s%3Ajunk.sig`);
-    await new Promise((r) => setTimeout(r, 200));
+    await gateway.settleLogs();
     const lines = gateway.logs.filter((l) => l.includes('"event"'));
     assert.ok(lines.some((l) => l.includes('"event":"login"')), lines.join('\n'));
     assert.ok(lines.some((l) => l.includes('"code":"invalid_session_cookie"')));

@@ -73,7 +73,7 @@ describe('logs', () => {
     });
     await request(main.url, 'GET', '/echo', { headers: { cookie: 'sessiongate=s%3Ajunk.sig' } });
     await request(main.url, 'GET', '/static/app.js');
-    await sleep(300);
+    await main.settleLogs();
     const lines = main.logEntries.map((e) => e.message[0]);
     const forwarded = lines.find((l) => l.request_id === '8f00aa11bb22cc33-AMS');
     assert.ok(forwarded, JSON.stringify(lines));
@@ -97,7 +97,7 @@ describe('logs', () => {
     const quiet = await gatewayWith({ LOG_PUBLIC_PATHS: 'false' });
     await request(quiet.url, 'GET', '/static/app.js');
     await request(quiet.url, 'GET', '/echo');
-    await sleep(300);
+    await quiet.settleLogs();
     assert.equal(linesWhere(quiet, 'path', '/static/app.js').length, 0, quiet.logs.join('\n'));
     assert.equal(linesWhere(quiet, 'path', '/echo').length, 1);
   });
@@ -127,7 +127,7 @@ describe('admin API', () => {
     for (const cookie of cookies) {
       assert.equal((await request(main.url, 'GET', '/echo', { headers: { cookie, 'user-agent': UA } })).status, 401);
     }
-    await sleep(300);
+    await main.settleLogs();
     const admin = linesWhere(main, 'event', 'admin').filter((l) => l.user === 'carol' && l.status === 200);
     assert.equal(admin.length, 3);
     assert.ok(admin.every((l) => l.operator === 'ops-e2e'));
@@ -185,6 +185,6 @@ describe('MAX_SESSIONS_PER_USER', () => {
 
 test('a login through the control route is logged with its event', async () => {
   await controlRequest(main.url, '/control', { login: JSON.stringify({ user: 'frank' }) });
-  await sleep(300);
+  await main.settleLogs();
   assert.ok(linesWhere(main, 'event', 'login').some((l) => l.user === 'frank'));
 });

@@ -228,6 +228,14 @@ pub enum ConfigError {
     Audience(crate::assertion::AudienceError),
     /// `ADMIN_TOKENS` is not a JSON object of operator names to tokens (its value is not shown).
     MalformedAdminTokens,
+    /// An entry of `ADMIN_TOKENS` that breaks `rule`, named by its position only (a name and a
+    /// token given the wrong way round would otherwise put the token in the log).
+    InvalidAdminToken {
+        /// The entry's position, from 0.
+        entry: usize,
+        /// What the entry must be, as "must …".
+        rule: &'static str,
+    },
     /// The KV namespace binding is missing from the Worker's environment.
     MissingKvBinding {
         /// The binding's name.
@@ -322,6 +330,9 @@ impl fmt::Display for ConfigError {
                 f,
                 "LOGIN_URL {got:?} must be a path listed in PUBLIC_PATHS (a signed-out browser is sent there)"
             ),
+            ConfigError::InvalidAdminToken { entry, rule } => {
+                write!(f, "ADMIN_TOKENS entry {entry} {rule}")
+            }
             ConfigError::MalformedAdminTokens => f.write_str(
                 "ADMIN_TOKENS must be a JSON object of operator name to token, e.g. {\"alice\":\"<32+ bytes>\"}",
             ),
@@ -1108,36 +1119,34 @@ impl AdminTokens {
 fn admin_tokens(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<AdminTokens> {
     use sha2::Digest as _;
     let raw = non_empty(lookup, "ADMIN_TOKENS")?;
-    let malformed = || ConfigError::MalformedAdminTokens;
-    let Some(map) = serde_json::from_str::<Operators>(raw.trim())
-        .ok()
-        .map(|o| o.0)
-    else {
-        errors.push(malformed());
-        return None;
+    let pairs = match parse_admin_tokens(&raw) {
+        Ok(pairs) => pairs,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
     };
     let before = errors.len();
     let mut operators = Vec::new();
-    for (name, token) in map {
+    // Entries are named by position, never by their text: see `InvalidAdminToken`.
+    for (entry, (name, token)) in pairs.into_iter().enumerate() {
         let name_ok = (1..=64).contains(&name.len())
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
         if operators.iter().any(|(n, _)| *n == name) {
-            errors.push(ConfigError::Invalid {
-                name: "ADMIN_TOKENS",
-                rule: "must name each operator once",
-                got: name,
+            errors.push(ConfigError::InvalidAdminToken {
+                entry,
+                rule: "must name an operator not named before",
             });
         } else if !name_ok {
-            errors.push(ConfigError::Invalid {
-                name: "ADMIN_TOKENS",
-                rule: "must name operators with 1-64 characters of A-Z a-z 0-9 . _ @ -",
-                got: name.chars().take(64).collect(),
+            errors.push(ConfigError::InvalidAdminToken {
+                entry,
+                rule: "must name its operator with 1-64 characters of A-Z a-z 0-9 . _ @ -",
             });
         } else if token.len() < MIN_SECRET_LEN {
             errors.push(ConfigError::SecretTooShort {
-                name: format!("ADMIN_TOKENS entry {name}"),
+                name: format!("ADMIN_TOKENS entry {entry}"),
                 len: token.len(),
             });
         } else {
@@ -1145,36 +1154,42 @@ fn admin_tokens(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<Adm
         }
     }
     if operators.is_empty() && errors.len() == before {
-        errors.push(malformed());
+        errors.push(ConfigError::MalformedAdminTokens);
     }
     (errors.len() == before).then_some(AdminTokens { operators })
 }
 
-/// `ADMIN_TOKENS` as read: (name, token) pairs in order (a map type would add its code to the
-/// Wasm for one setting).
-struct Operators(Vec<(String, String)>);
-
-impl<'de> serde::Deserialize<'de> for Operators {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Pairs;
-        impl<'de> serde::de::Visitor<'de> for Pairs {
-            type Value = Operators;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of operator name to token")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Operators, A::Error> {
-                let mut pairs = Vec::new();
-                while let Some(pair) = map.next_entry::<String, String>()? {
-                    pairs.push(pair);
-                }
-                Ok(Operators(pairs))
-            }
+/// The JSON of `ADMIN_TOKENS`: one object of strings, read as its (name, token) pairs in order,
+/// a name given twice kept twice (the caller refuses it). Anything else (not an object, a value
+/// that is not a string, trailing text) is [`ConfigError::MalformedAdminTokens`], which never
+/// shows the text. The only JSON reading of this setting: names and tokens are checked by the
+/// caller.
+pub fn parse_admin_tokens(text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    // The pairs in order, without a map type (its code would be in the Wasm for one setting).
+    struct Pairs;
+    impl<'de> serde::de::Visitor<'de> for Pairs {
+        type Value = Vec<(String, String)>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of operator name to token")
         }
-        deserializer.deserialize_map(Pairs)
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut pairs = Vec::new();
+            while let Some(pair) = map.next_entry::<String, String>()? {
+                pairs.push(pair);
+            }
+            Ok(pairs)
+        }
     }
+    let mut reader = serde_json::Deserializer::from_str(text.trim());
+    let pairs = serde::Deserializer::deserialize_map(&mut reader, Pairs)
+        .map_err(|_| ConfigError::MalformedAdminTokens)?;
+    reader
+        .end()
+        .map_err(|_| ConfigError::MalformedAdminTokens)?;
+    Ok(pairs)
 }
 
 fn load_operations(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> OperationsConfig {
@@ -1506,5 +1521,42 @@ mod tests {
         pairs.push(("ALLOW_WEAK_PREVIOUS_SECRETS", "2026-01-01"));
         let s = load_with(&pairs).session.unwrap();
         assert_eq!(s.secrets.role(1, NOW), (VerifiedBy::WeakPrevious(0), false));
+    }
+
+    #[test]
+    fn admin_tokens_json_is_one_object_of_strings_read_in_order() {
+        assert_eq!(
+            parse_admin_tokens(r#" {"b":"2","a":"1","b":"3"} "#).unwrap(),
+            [("b", "2"), ("a", "1"), ("b", "3")].map(|(n, t)| (n.to_owned(), t.to_owned())),
+            "in order, a repeated name kept for the caller to refuse"
+        );
+        assert_eq!(parse_admin_tokens("{}").unwrap(), []);
+        assert_eq!(
+            parse_admin_tokens(r#"{"\u0061":"t\"x"}"#).unwrap(),
+            [("a".to_owned(), "t\"x".to_owned())],
+            "escapes decoded"
+        );
+        for bad in [
+            "",
+            "not json",
+            "[]",
+            r#"["alice","token"]"#,
+            r#""{}""#,
+            "null",
+            r#"{"alice":1}"#,
+            r#"{"alice":null}"#,
+            r#"{"alice":["t"]}"#,
+            r#"{"alice":"t"} {}"#,
+            r#"{"alice":"t""#,
+            r#"{alice:"t"}"#,
+        ] {
+            assert!(
+                matches!(
+                    parse_admin_tokens(bad),
+                    Err(ConfigError::MalformedAdminTokens)
+                ),
+                "{bad}"
+            );
+        }
     }
 }

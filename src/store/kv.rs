@@ -4,8 +4,8 @@ use core::cell::Cell;
 use core::future::Future;
 
 use super::layout::{
-    activity_key, created_of_index_metadata, id_of_index_key, index_key, index_prefix,
-    new_session_entries, record_key, ttl_seconds,
+    activity_key, id_of_index_key, index_key, index_prefix, new_session_entries,
+    parse_index_metadata, record_key, ttl_seconds,
 };
 use super::{Ending, Indexed, Loaded, Refresh, SessionList, SessionStore, StoreError};
 use crate::session::{Activity, SessionId, SessionRecord};
@@ -154,7 +154,7 @@ impl<'a, K: KeyValueStore> KvSessions<'a, K> {
                 let created = metadata
                     .next()
                     .flatten()
-                    .and_then(|m| created_of_index_metadata(&m));
+                    .and_then(|m| parse_index_metadata(&m));
                 if let Some(id) = id_of_index_key(key, &prefix) {
                     ids.push(Indexed { id, created });
                 }

@@ -56,9 +56,10 @@ pub fn index_metadata(created_ms: u64) -> String {
     format!("{{\"c\":{created_ms}}}")
 }
 
-/// The creation time in an index entry's metadata (`None`: a version 1 entry, or anything else).
-pub fn created_of_index_metadata(metadata: &str) -> Option<u64> {
-    // Exactly what `index_metadata` writes and KV hands back (`JSON.stringify` of the object).
+/// The creation time in an index entry's metadata, the JSON object `{"c":<Unix ms>}` (`None`: a
+/// version 1 entry, or anything else). The only reading of index metadata: it accepts exactly
+/// what [`index_metadata`] writes and KV hands back (`JSON.stringify` of the stored object).
+pub fn parse_index_metadata(metadata: &str) -> Option<u64> {
     let digits = metadata.strip_prefix("{\"c\":")?.strip_suffix('}')?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -134,12 +135,12 @@ mod tests {
     fn index_metadata_carries_the_creation_time() {
         assert_eq!(index_metadata(1_700_000_000_123), r#"{"c":1700000000123}"#);
         assert_eq!(
-            created_of_index_metadata(&index_metadata(42)),
+            parse_index_metadata(&index_metadata(42)),
             Some(42),
             "round trip"
         );
         for other in ["", "null", "{}", r#"{"c":"1"}"#, r#"{"c":-1}"#] {
-            assert_eq!(created_of_index_metadata(other), None, "{other}");
+            assert_eq!(parse_index_metadata(other), None, "{other}");
         }
     }
 

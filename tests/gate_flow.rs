@@ -1878,8 +1878,7 @@ impl Harness {
             created: Some(now - 1_000),
         };
         for entry in import_entries(old, &timeouts, now).unwrap() {
-            self.store
-                .insert(&entry.key, &entry.value, entry.ttl_seconds);
+            self.store.insert_entry(&entry);
         }
     }
 }

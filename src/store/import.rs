@@ -129,7 +129,7 @@ pub fn import_entries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::layout::{index_key, record_key};
+    use crate::store::layout::{index_key, parse_index_metadata, record_key};
 
     const NOW: u64 = 1_700_000_000_000;
     const T: Timeouts = Timeouts {
@@ -158,6 +158,12 @@ mod tests {
         assert_eq!(record.key, record_key(&id));
         assert_eq!(index.ttl_seconds, 3600);
         assert_eq!(record.ttl_seconds, 3600);
+        // The old creation time is in the index (`MAX_SESSIONS_PER_USER` ends the oldest by it).
+        assert_eq!(
+            index.metadata.as_deref().and_then(parse_index_metadata),
+            Some(NOW - 600_000)
+        );
+        assert_eq!(record.metadata, None);
         let decoded = SessionRecord::decode(&record.value).unwrap();
         assert!(decoded.imported);
         assert_eq!(decoded.created, NOW - 600_000);

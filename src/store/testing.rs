@@ -9,7 +9,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use super::kv::MAX_KEYS_PER_READ;
-use super::layout::KV_MIN_TTL_SECONDS;
+use super::layout::{Entry, KV_MIN_TTL_SECONDS};
 use super::{
     Ending, Indexed, KeyPage, KeyValueStore, Loaded, Refresh, SessionList, SessionStore, StoreError,
 };
@@ -136,6 +136,17 @@ impl MemoryKv {
         self.data
             .borrow_mut()
             .insert(key.to_owned(), (value.to_owned(), ttl_seconds));
+    }
+
+    /// Stores `entry` directly (no count, no fault) with its metadata, as `wrangler kv bulk put`
+    /// writes a file of `sessiongate import`.
+    pub fn insert_entry(&self, entry: &Entry) {
+        self.insert(&entry.key, &entry.value, entry.ttl_seconds);
+        let mut metadata = self.metadata.borrow_mut();
+        match &entry.metadata {
+            Some(m) => metadata.insert(entry.key.clone(), m.clone()),
+            None => metadata.remove(&entry.key),
+        };
     }
 
     /// Removes `key` directly (no count, no fault), as another location's delete would.

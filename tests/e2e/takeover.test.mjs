@@ -85,6 +85,9 @@ test('an express-session cookie (keyboard cat) is served and re-issued under the
   const gateway = await gatewayFor(app, { ...WEAK, COOKIE_NAME: CONNECT_SID }, { kvPersist: kvDir });
   const imported = await importSessions(await gateway.kv(), await app.sessions());
   assert.deepEqual(imported, [aliceId]);
+  const index = await (await gateway.kv()).list({ prefix: 'user:' });
+  assert.equal(index.keys.length, 1);
+  assert.equal(typeof index.keys[0].metadata?.c, 'number', 'the index entry carries the creation time (MAX_SESSIONS_PER_USER)');
 
   // The old cookie is served: the app sees alice through the assertion, not the cookie.
   const first = await request(gateway.url, 'GET', '/me', { headers: { cookie: `${alice}; theme=dark`, 'user-agent': UA } });

@@ -26,7 +26,7 @@ function writeNew(file, text) {
 }
 
 /**
- * Writes entries (`{key, value, expiration_ttl}`, as the builder made them) into
+ * Writes entries (`{key, value, expiration_ttl, metadata?}`, as the builder made them) into
  * `<dir>/put-0001.json`, … at most `perFile` sessions each, a session's entries always in one file
  * and in the builder's order (index entry, then record). One file in memory at a time.
  */

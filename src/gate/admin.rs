@@ -16,10 +16,10 @@ use serde::Serialize;
 use super::exchange::GateRequest;
 use super::refusal::{store_refusal, Refusal, Refused};
 use super::respond::{Flow, Outcome};
-use super::sessions_page::SESSIONS_PER_PAGE;
+use super::sessions_page::{live_sessions, page_json, query_number, SESSIONS_PER_PAGE};
 use crate::config::{AdminTokens, SessionConfig};
 use crate::headers::header_value;
-use crate::session::{is_valid_user, Freshness, SessionId, SessionRecord};
+use crate::session::is_valid_user;
 use crate::store::SessionStore;
 
 /// The admin path after `/admin`, if `endpoint` (the path after `GATEWAY_PATH`) is one.
@@ -53,16 +53,6 @@ struct AdminSession {
     device: String,
     created: u64,
     last_seen: u64,
-}
-
-#[derive(Serialize)]
-struct AdminPage<'a> {
-    user: &'a str,
-    sessions: Vec<AdminSession>,
-    total: usize,
-    offset: usize,
-    next: Option<usize>,
-    complete: bool,
 }
 
 /// A query parameter, percent-decoded (`+` is a space, as `URLSearchParams` writes it).
@@ -130,9 +120,7 @@ impl Admin<'_> {
         flow.log.user = Some(user.clone());
         let answer = match rest {
             "/sessions" => {
-                let offset = query_value(query, "offset")
-                    .and_then(|o| o.parse().ok())
-                    .unwrap_or(0);
+                let offset = query_number(query, "offset").unwrap_or(0);
                 list(&mut flow, sessions, store, &user, offset, now_ms).await
             }
             "/sessions/end-all" => end_all(&mut flow, store, &user).await,
@@ -160,16 +148,7 @@ async fn list<S: SessionStore>(
         .ids_of(user)
         .await
         .map_err(|e| store_refusal("session list", e))?;
-    let loaded = store
-        .load_sessions(&ids)
-        .await
-        .map_err(|e| store_refusal("session read", e))?;
-    let mut found: Vec<(SessionId, SessionRecord)> = loaded
-        .sessions
-        .into_iter()
-        .filter(|(_, r)| r.user == user && r.freshness(now_ms) == Freshness::Live)
-        .collect();
-    super::sessions_page::most_recent_first(&mut found);
+    let (found, unread) = live_sessions(store, user, &ids, now_ms).await?;
     let total = found.len();
     let views: Vec<AdminSession> = found
         .into_iter()
@@ -182,17 +161,7 @@ async fn list<S: SessionStore>(
             last_seen: record.last_seen,
         })
         .collect();
-    let end = offset.saturating_add(views.len());
-    flow.log.detail = Some(format!("{} of {total} sessions listed", views.len()));
-    let page = AdminPage {
-        user,
-        sessions: views,
-        total,
-        offset,
-        next: (end < total).then_some(end),
-        complete: loaded.unread == 0,
-    };
-    serde_json::to_string(&page).map_err(|_| (Refusal::InternalError, None))
+    page_json(flow, user, views, total, offset, unread)
 }
 
 async fn end_one<S: SessionStore>(

@@ -43,11 +43,12 @@ struct SessionView {
     current: bool,
 }
 
-/// One page of a user's live sessions: this session first, then the others by last activity.
+/// One page of a user's live sessions, as the sessions API (this session first, then the others
+/// by last activity) and the admin API (by last activity) answer it.
 #[derive(Serialize)]
-struct SessionPage<'a> {
+struct SessionPage<'a, V> {
     user: &'a str,
-    sessions: Vec<SessionView>,
+    sessions: Vec<V>,
     /// Live sessions in all pages.
     total: usize,
     /// Position of the first session of this page.
@@ -127,7 +128,7 @@ fn static_response<B>(flow: Flow<'_>, content_type: &str, body: &str) -> Outcome
 }
 
 /// The whole-number value of `name` in a query string.
-fn query_number(query: Option<&str>, name: &str) -> Option<usize> {
+pub(super) fn query_number(query: Option<&str>, name: &str) -> Option<usize> {
     query?
         .split('&')
         .filter_map(|pair| pair.split_once('='))
@@ -164,16 +165,7 @@ async fn list<S: SessionStore>(
 ) -> Answer {
     let mut others = user_ids(store, live).await?;
     others.retain(|id| *id != live.id);
-    let loaded = store
-        .load_sessions(&others)
-        .await
-        .map_err(|e| store_refusal("session read", e))?;
-    // Gone (or not yet visible here), expired, or not this user's: not a live session of theirs.
-    // Index entries are never deleted by a listing: one that merely missed a fresh record must
-    // stay, so that signing out all other sessions still reaches it.
-    let mut found: Vec<(SessionId, SessionRecord)> = loaded.sessions;
-    found.retain(|(_, r)| r.user == live.record.user && r.freshness(now_ms) == Freshness::Live);
-    most_recent_first(&mut found);
+    let (mut found, unread) = live_sessions(store, &live.record.user, &others, now_ms).await?;
     // This session first.
     found.push((live.id.clone(), live.record.clone()));
     found.rotate_right(1);
@@ -193,22 +185,52 @@ async fn list<S: SessionStore>(
             current,
         });
     }
+    page_json(flow, &live.record.user, views, total, offset, unread)
+}
+
+/// The JSON of one page of `user`'s sessions (`views`, from `offset`, of `total`; `unread`
+/// could not be read within one request), and its count on the log line.
+pub(super) fn page_json<V: Serialize>(
+    flow: &mut Flow<'_>,
+    user: &str,
+    views: Vec<V>,
+    total: usize,
+    offset: usize,
+    unread: usize,
+) -> Answer {
     let end = offset.saturating_add(views.len());
     flow.log.detail = Some(format!("{} of {total} sessions listed", views.len()));
     let page = SessionPage {
-        user: &live.record.user,
+        user,
         sessions: views,
         total,
         offset,
         next: (end < total).then_some(end),
-        complete: loaded.unread == 0,
+        complete: unread == 0,
     };
     serde_json::to_string(&page).map_err(|_| (Refusal::InternalError, None))
 }
 
-/// Sessions by last activity, the most recent first (one sort, shared with the admin API).
-pub(super) fn most_recent_first(sessions: &mut [(SessionId, SessionRecord)]) {
-    sessions.sort_by_key(|(_, record)| core::cmp::Reverse(record.last_seen));
+/// The live sessions of `user` among `ids`, read in bulk, the most recently active first, and how
+/// many of `ids` could not be read within one request (shared with the admin API).
+///
+/// Gone (or not yet visible here), expired, or not this user's: not a live session of theirs.
+/// Index entries are never deleted by a listing: one that merely missed a fresh record must stay,
+/// so that signing out all other sessions still reaches it.
+pub(super) async fn live_sessions<S: SessionStore>(
+    store: &S,
+    user: &str,
+    ids: &[SessionId],
+    now_ms: u64,
+) -> Result<(Vec<(SessionId, SessionRecord)>, usize), Refused> {
+    let loaded = store
+        .load_sessions(ids)
+        .await
+        .map_err(|e| store_refusal("session read", e))?;
+    let mut found = loaded.sessions;
+    found.retain(|(_, r)| r.user == user && r.freshness(now_ms) == Freshness::Live);
+    found.sort_by_key(|(_, record)| core::cmp::Reverse(record.last_seen));
+    Ok((found, loaded.unread))
 }
 
 async fn revoke_one<S: SessionStore>(

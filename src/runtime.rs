@@ -17,8 +17,8 @@ use worker::{Date, Delay};
 
 use crate::config::LoadedConfig;
 use crate::gate::{
-    self, Body, GateRequest, GateResponse, Origin, OriginError, OriginRequest, OriginResponse,
-    Refusal,
+    self, Body, GateRequest, GateResponse, LogLine, Origin, OriginError, OriginRequest,
+    OriginResponse, Refusal,
 };
 use crate::headers::header_value;
 use crate::store::{
@@ -88,6 +88,15 @@ export function logObject(level, json) {
 extern "C" {
     #[wasm_bindgen(js_name = logObject)]
     fn log_object(level: &str, json: &str);
+}
+
+/// Logs the line of a decision that began at `started_ms` (a request, or a WebSocket's session
+/// re-check), with its duration, at its level; a quiet line is not logged.
+pub(crate) fn log_decision(log: &mut LogLine, started_ms: u64) {
+    if !log.quiet {
+        log.duration_ms = Date::now().as_millis().saturating_sub(started_ms);
+        log_object(log.level, &log.to_json());
+    }
 }
 
 fn log_error(event: &str, detail: Option<&str>, config_errors: &[String]) {
@@ -680,10 +689,7 @@ pub(crate) async fn serve(
     let sessions = KvSessions::new(kv.as_ref());
     let store = CachedSessions::new(&sessions, memory, now_ms);
     let mut outcome = gate::handle(config, &store, &origin, gate_request, now_ms).await;
-    if !outcome.log.quiet {
-        outcome.log.duration_ms = Date::now().as_millis().saturating_sub(now_ms);
-        log_object(outcome.log.level, &outcome.log.to_json());
-    }
+    log_decision(&mut outcome.log, now_ms);
     if let Some(refresh) = outcome.refresh {
         let memory = memory.clone();
         let kv = kv.clone();

@@ -13,11 +13,11 @@ use futures_util::pin_mut;
 use js_sys::futures::JsFuture;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use worker::{console_log, Date, Delay};
+use worker::{Date, Delay};
 
 use crate::gate::websocket::WebSocketRelay;
 use crate::gate::{Body, GateResponse};
-use crate::runtime::{headers_from, WorkersKv};
+use crate::runtime::{headers_from, log_decision, WorkersKv};
 use crate::store::{CachedSessions, IsolateMemory, KvSessions};
 
 // `fetchUpgrade`: the origin's `101` (or whatever it answers), or null when `timeoutMs` passes
@@ -156,8 +156,8 @@ async fn watch(relay: Relay, websocket: WebSocketRelay, every_ms: u64, recheck: 
         let kv = recheck.kv.restarted(now_ms);
         let sessions = KvSessions::new(&kv);
         let store = CachedSessions::new(&sessions, &recheck.memory, now_ms);
-        if let Some(close) = websocket.recheck(&store, now_ms).await {
-            console_log!("{}", close.log.to_json());
+        if let Some(mut close) = websocket.recheck(&store, now_ms).await {
+            log_decision(&mut close.log, now_ms);
             relay.close(close.code, close.reason);
             return;
         }

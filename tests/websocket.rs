@@ -18,6 +18,7 @@ const ASSERTION_SECRET: &str = "test-assertion-secret-0123456789abc";
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0";
 const GATE: &str = "https://gate.test";
 const T0: u64 = 1_700_000_000_000;
+const RAY: &str = "8a1b2c3d4e5f6789-AMS";
 
 /// An origin that upgrades every request carrying `Upgrade: websocket` (unless told to refuse),
 /// and answers login / logout instructions when asked.
@@ -162,6 +163,7 @@ impl Harness {
                     "permessage-deflate; client_max_window_bits",
                 ),
                 ("sec-websocket-protocol", "chat.v1, chat.v2"),
+                ("cf-ray", RAY),
             ],
             now,
         )
@@ -424,9 +426,20 @@ fn the_recheck_closes_with_4401_once_the_session_is_gone() {
         (CLOSE_SESSION_ENDED, "unknown_session")
     );
     assert_eq!(close.log.event, "websocket_close");
+    assert_eq!(close.log.level, "info", "a session that ended is everyday");
+    assert_eq!(close.log.status, 401);
+    assert_eq!(close.log.code, Some("unknown_session"));
     assert_eq!(close.log.user.as_deref(), Some("alice"));
     assert_eq!(close.log.path, "/chat");
+    assert_eq!(close.log.sid, out.log.sid, "the handshake's session handle");
     assert!(close.log.sid.is_some());
+    assert_eq!(close.log.secret.as_deref(), Some("current"));
+    assert_eq!(
+        close.log.request_id.as_deref(),
+        Some(RAY),
+        "the handshake's request id"
+    );
+    assert_eq!(out.log.request_id.as_deref(), Some(RAY));
     assert!(
         !close.log.to_json().contains(&cookie[4..20]),
         "no session id in the log"
@@ -480,6 +493,7 @@ fn the_recheck_fails_closed_when_the_store_fails() {
             (close.code, close.reason),
             (CLOSE_STORE_UNAVAILABLE, "store_unavailable")
         );
+        assert_eq!(close.log.level, "error", "the store failed");
     }
     h.store.set_fault(None);
     assert_eq!(h.recheck(&out, T0 + 2000), None);

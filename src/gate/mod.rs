@@ -150,7 +150,6 @@ where
     // Captured before the headers move into the origin request: a login binds this user agent.
     let user_agent = header_value(headers, "user-agent").map(str::to_owned);
     let identified = live.is_some();
-    let path = is_websocket.then(|| request.path.clone());
     let origin_request = forward::origin_request(forward, sessions, request, live.as_ref(), now_ms);
     let origin_request = if is_websocket {
         websocket::origin_request(origin_request)
@@ -242,15 +241,15 @@ where
         added,
     );
     // A handshake the origin refused (any other status) is an ordinary response.
-    let (response, websocket) = match (path, upgraded) {
-        (Some(path), true) => (
+    let (response, websocket) = match (is_websocket, upgraded) {
+        (true, true) => (
             websocket::client_response(response),
             Some(websocket::WebSocketRelay::new(
                 sessions,
                 &presented,
                 live.as_ref(),
                 user_agent.as_deref(),
-                &path,
+                &flow.log,
             )),
         ),
         _ => (response, None),

@@ -17,7 +17,7 @@ use crate::store::Refresh;
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LogLine {
     /// What happened: `forward`, `refuse`, `login`, `logout`, `gateway`, `revoke`, `health`,
-    /// `admin`.
+    /// `admin`, or `websocket_close` (a socket closed by its session's re-check).
     pub event: &'static str,
     /// `info`, `warn` (a refusal worth a look, an origin's 5xx) or `error` (the gateway failed).
     pub level: &'static str,

@@ -145,6 +145,8 @@ struct SessionWatch {
     id: SessionId,
     /// Whose socket it is, for the log line of its close (a session already gone has no record).
     user: String,
+    /// The handshake's request id, on the log line of the close.
+    request_id: Option<String>,
     user_agent: Option<String>,
     path: String,
     /// The secret that verified the handshake's cookie (the re-check checks as that cookie would).
@@ -164,21 +166,23 @@ pub struct SocketClose {
 }
 
 impl WebSocketRelay {
-    /// A relay for a handshake to `path`; `live` is the session checked for it (none on a public
+    /// A relay for the handshake logged as `handshake` (its path and request id are named again on
+    /// the line of the socket's close); `live` is the session checked for it (none on a public
     /// path: nothing to re-check).
     pub(super) fn new(
         sessions: Option<&SessionConfig>,
         presented: &Presented,
         live: Option<&LiveSession>,
         user_agent: Option<&str>,
-        path: &str,
+        handshake: &LogLine,
     ) -> Self {
         let watch = match (sessions, presented, live) {
             (Some(sessions), Presented::Valid(cookie), Some(live)) => Some(SessionWatch {
                 id: live.id.clone(),
                 user: live.record.user.clone(),
+                request_id: handshake.request_id.clone(),
                 user_agent: user_agent.map(str::to_owned),
-                path: path.to_owned(),
+                path: handshake.path.clone(),
                 by: cookie.by,
                 sessions: sessions.clone(),
             }),
@@ -201,6 +205,7 @@ impl WebSocketRelay {
         let watch = self.watch.as_ref()?;
         let mut flow = Flow::new(None, "GET", &watch.path);
         flow.log.user = Some(watch.user.clone());
+        flow.log.request_id = watch.request_id.clone();
         let headers: Vec<(String, String)> = watch
             .user_agent
             .iter()
@@ -230,6 +235,7 @@ impl WebSocketRelay {
                 };
                 let mut log = flow.log;
                 log.event = "websocket_close";
+                log.level = refusal.level();
                 log.status = refusal.status();
                 log.code = Some(refusal.code());
                 log.detail = detail;

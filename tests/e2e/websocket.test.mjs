@@ -194,7 +194,11 @@ test('a session ended through the same isolate closes the socket with 4401 withi
   assert.equal(reason, 'unknown_session');
   assert.ok(at - endedAt <= 2000, `closed ${at - endedAt} ms after the logout`);
   await waitFor(() => sockets.closes.some((c) => c.code === 4401));
-  assert.ok(gateway.logs.some((line) => line.includes('"event":"websocket_close"') && line.includes('"user":"bob"')));
+  await gateway.settleLogs(); // lines arrive through the Tail Worker
+  const close = gateway.logEntries.map((e) => e.message?.[0]).find((l) => l?.event === 'websocket_close' && l.user === 'bob');
+  assert.ok(close, gateway.logs.join('\n'));
+  assert.deepEqual([close.level, close.status, close.code, close.path], ['info', 401, 'unknown_session', '/chat']);
+  assert.ok(close.sid, 'the session handle');
 });
 
 async function waitFor(check, ms = 3000) {

@@ -3,15 +3,13 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use sessiongate::config::{self, LoadedConfig};
 use sessiongate::gate::{
     handle, GateRequest, Origin, OriginError, OriginRequest, OriginResponse, Outcome,
 };
-use sessiongate::store::testing::{Fault, MapSessions, MemoryKv};
+use sessiongate::store::import::{import_entries, OldSession};
+use sessiongate::store::testing::{run_now as run, Fault, MapSessions, MemoryKv};
 use sessiongate::store::{CachedSessions, IsolateMemory, KvSessions, SessionStore};
 
 const SECRET: &str = "test-session-secret-0123456789abcdef";
@@ -20,17 +18,6 @@ const ALICE_TOKEN: &str = "operator-alice-token-0123456789abcdef";
 const BOB_TOKEN: &str = "operator-bob-token-0123456789abcdef-x";
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0";
 const T0: u64 = 1_700_000_000_000;
-
-fn run<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(value) => value,
-        Poll::Pending => panic!("future did not complete in one poll"),
-    }
-}
 
 /// Answers 200, with a login instruction when one is set.
 struct FakeOrigin {
@@ -178,6 +165,12 @@ fn body(out: &Outcome<String>) -> serde_json::Value {
     }
 }
 
+/// The session id inside a `sid=s%3A<id>.<sig>` cookie.
+fn session_id(cookie: &str) -> &str {
+    let signed = cookie.split("s%3A").nth(1).unwrap();
+    signed.split('.').next().unwrap()
+}
+
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
@@ -318,13 +311,7 @@ fn log_lines_have_every_field_the_request_id_and_no_ids_or_debug_text() {
     assert_eq!(line["secret"], "current");
     assert_eq!(line["level"], "info");
     assert_eq!(line["code"], serde_json::Value::Null);
-    let id = cookie
-        .split("s%3A")
-        .nth(1)
-        .unwrap()
-        .split('.')
-        .next()
-        .unwrap();
+    let id = session_id(&cookie);
     assert!(!out.log.to_json().contains(id), "no session id in the log");
 
     let out = h.send(
@@ -342,6 +329,47 @@ fn log_lines_have_every_field_the_request_id_and_no_ids_or_debug_text() {
         "info",
         "no session: everyday"
     );
+}
+
+#[test]
+fn the_browser_flows_lines_have_the_same_shape_and_levels() {
+    let h = Harness::with(&[
+        ("LOGIN_URL", "/login"),
+        ("OPTIONAL_PATHS", "/home"),
+        ("CSRF_PROTECTION", "true"),
+    ]);
+    let ray = "8f1e2d3c4b5a6978-AMS";
+    let navigate = [("sec-fetch-mode", "navigate"), ("cf-ray", ray)];
+    let cross_site = [("origin", "https://evil.example"), ("user-agent", UA)];
+    let forged = [("cookie", "sid=s%3Aforged.sig"), ("user-agent", UA)];
+    let anonymous = [("user-agent", UA)];
+    // The sign-in redirect; a cross-site request (may be an attack); an optional path with a forged
+    // cookie, forwarded without identity with the refusal's code and level on its line; the same
+    // path without a cookie.
+    let requests: [(&str, &str, Headers<'_>); 4] = [
+        ("GET", "/api/orders?tab=1", &navigate),
+        ("POST", "/api/orders", &cross_site),
+        ("GET", "/home", &forged),
+        ("GET", "/home", &anonymous),
+    ];
+    let lines = [
+        r#"{"status":302,"event":"refuse","code":"missing_session","level":"info"}"#,
+        r#"{"status":403,"event":"refuse","code":"cross_site_request","level":"warn"}"#,
+        r#"{"status":200,"event":"forward","code":"invalid_session_cookie","level":"warn"}"#,
+        r#"{"status":200,"event":"forward","code":null,"level":"info"}"#,
+    ];
+    for ((method, target, headers), expected) in requests.into_iter().zip(lines) {
+        let out = h.send(method, target, headers, T0);
+        let line = assert_log_shape(&out);
+        let expected: serde_json::Value = serde_json::from_str(expected).unwrap();
+        assert_eq!(out.response.status, expected["status"], "{target}");
+        for (field, value) in expected.as_object().unwrap() {
+            assert_eq!(&line[field], value, "{target}: {field}");
+        }
+        assert!(!line["path"].as_str().unwrap().contains('?'), "{target}");
+    }
+    let out = h.send("GET", "/api/orders", &navigate, T0);
+    assert_eq!(assert_log_shape(&out)["request_id"], ray);
 }
 
 #[test]
@@ -405,6 +433,38 @@ fn without_admin_tokens_the_admin_api_is_the_ordinary_404() {
 }
 
 #[test]
+fn admin_refusals_ask_for_a_bearer_token_never_a_sign_in_even_on_a_browser_navigation() {
+    let tokens = admin_tokens();
+    let h = Harness::with(&[("ADMIN_TOKENS", &tokens), ("LOGIN_URL", "/login")]);
+    let navigate = [("sec-fetch-mode", "navigate"), ("user-agent", UA)];
+    for target in [
+        "/.sessiongate/admin/sessions?user=alice",
+        "/.sessiongate/health?deep=1",
+    ] {
+        let out = h.send("GET", target, &navigate, T0);
+        assert_eq!(out.response.status, 401, "{target}");
+        assert_eq!(body(&out)["error"], "admin_unauthorized", "{target}");
+        let challenges: Vec<&str> = out
+            .response
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(challenges, ["Bearer"], "{target}");
+        assert_eq!(
+            header(&out, "location"),
+            None,
+            "{target}: no sign-in redirect"
+        );
+        assert_eq!(assert_log_shape(&out)["level"], "warn");
+    }
+    // A session's 401 on the same gateway still redirects.
+    let out = h.send("GET", "/api/x", &navigate, T0);
+    assert_eq!(out.response.status, 302);
+}
+
+#[test]
 fn admin_tokens_are_checked_when_loaded() {
     for bad in [
         "not json",
@@ -426,6 +486,31 @@ fn admin_tokens_are_checked_when_loaded() {
             c.session.is_some() && c.forward.is_some(),
             "the rest still serves"
         );
+    }
+    // A map written the wrong way round (token → name), or with a name twice: the errors name the
+    // entry by position and never show the text (here, a token).
+    let hex_token = "0123456789abcdef".repeat(4);
+    for (bad, expected) in [
+        (
+            format!(r#"{{"{hex_token}":"alice"}}"#),
+            "ADMIN_TOKENS entry 0 is too short: 5 bytes",
+        ),
+        (
+            format!(r#"{{"{ALICE_TOKEN}=":"alice"}}"#),
+            "ADMIN_TOKENS entry 0 must name its operator with",
+        ),
+        (
+            format!(r#"{{"a":"{ALICE_TOKEN}","a":"{BOB_TOKEN}"}}"#),
+            "ADMIN_TOKENS entry 1 must name an operator not named before",
+        ),
+    ] {
+        let c = config_with(&[("ADMIN_TOKENS", &bad)]);
+        assert!(c.operations.admin_tokens.is_none(), "{bad}");
+        let errors: Vec<String> = c.errors.iter().map(ToString::to_string).collect();
+        assert!(errors.iter().any(|e| e.starts_with(expected)), "{errors:?}");
+        for secret in [hex_token.as_str(), ALICE_TOKEN, BOB_TOKEN] {
+            assert!(!format!("{errors:?} {c:?}").contains(secret), "{bad}");
+        }
     }
     let c = config_with(&[("ADMIN_TOKENS", &admin_tokens())]);
     let tokens = c.operations.admin_tokens.unwrap();
@@ -494,13 +579,7 @@ fn operators_list_and_end_sessions_by_handle_and_every_action_is_logged_with_the
     assert_eq!(sessions[0]["device"], "Unknown browser on Linux");
     let text = format!("{:?}", out.response.body);
     for cookie in [&first, &second] {
-        let id = cookie
-            .split("s%3A")
-            .nth(1)
-            .unwrap()
-            .split('.')
-            .next()
-            .unwrap();
+        let id = session_id(cookie);
         assert!(!text.contains(id), "no session id in an answer");
         assert!(!out.log.to_json().contains(id));
     }
@@ -659,6 +738,38 @@ fn the_cap_ends_the_oldest_sessions_by_indexed_creation_time_never_the_new_one()
     assert_eq!(get(&second), 401, "unknown age: ended first");
     assert_eq!(get(&third), 200, "newer than the unknown one, kept");
     assert_eq!(get(&fourth), 200);
+}
+
+#[test]
+fn the_cap_ends_imported_sessions_by_their_old_creation_time() {
+    let h = Harness::with(&[("MAX_SESSIONS_PER_USER", "2")]);
+    let timeouts = h.config.session.as_ref().unwrap().timeouts;
+    let import = |id: &str, created: u64| {
+        let old = OldSession {
+            id: id.into(),
+            user: "alice".into(),
+            data: None,
+            user_agent: Some(UA.into()),
+            expires: T0 + 3_000_000,
+            created: Some(created),
+        };
+        for entry in import_entries(old, &timeouts, T0).unwrap() {
+            h.kv.insert_entry(&entry);
+        }
+    };
+    let (older, newer) = (
+        "ImportedOlderSession0123456789abcd",
+        "ImportedNewerSession0123456789abcd",
+    );
+    import(newer, T0 - 60_000);
+    import(older, T0 - 600_000);
+    let reads = h.kv.counts().reads;
+    let _new = login!(h, "alice", T0 + 1000);
+    assert_eq!(h.kv.counts().reads, reads, "no record read");
+    let has = |id: &str| h.kv.value(&format!("sess:{id}")).is_some();
+    assert!(!has(older), "the oldest by its old creation time ended");
+    assert!(has(newer));
+    assert_eq!(live_sessions(&KvSessions::new(&h.kv), "alice"), 2);
 }
 
 #[test]

@@ -106,8 +106,9 @@ impl Refusal {
         }
     }
 
-    /// The log level of this refusal: `error` when the gateway failed, `warn` for what may be
-    /// an attack or a broken origin, `info` for the everyday ones (no session, an expired one).
+    /// The log level of this refusal: `error` when the gateway, its store or the origin failed
+    /// (5xx), `warn` for what may be an attack, `info` for the everyday ones (no session, an
+    /// expired one).
     pub fn level(self) -> &'static str {
         match self.status() {
             500.. => "error",
@@ -123,6 +124,12 @@ impl Refusal {
             }
             _ => "info",
         }
+    }
+
+    /// A 401 that asks for a session (every 401 but the admin API's, which asks for a bearer
+    /// token): answered with the sign-in redirect or `WWW-Authenticate: Session realm="…"`.
+    pub(super) fn asks_for_session(self) -> bool {
+        self.status() == 401 && self != Refusal::AdminUnauthorized
     }
 
     /// Refusals about the presented session also clear the cookie.

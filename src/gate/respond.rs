@@ -136,14 +136,15 @@ impl<'a> Flow<'a> {
     }
 
     /// Refuses the request; refusals about the presented session also clear its cookie. A 401
-    /// on a browser navigation redirects to `LOGIN_URL` when set; any other 401 carries
-    /// `WWW-Authenticate: Session realm="…"`.
+    /// that asks for a session redirects a browser navigation to `LOGIN_URL` when set, and
+    /// otherwise carries `WWW-Authenticate: Session realm="…"` (the admin API's 401 carries its
+    /// own `WWW-Authenticate: Bearer`).
     pub fn refuse<B>(mut self, refused: Refused) -> Outcome<B> {
         let refusal = refused.0;
         self.log.event = "refuse";
         self.drop_session(refused);
         let mut headers = json_headers();
-        if refusal.status() == 401 {
+        if refusal.asks_for_session() {
             if let Some(sign_in) = self.sign_in.take() {
                 if let Some(location) = sign_in.location {
                     let headers = vec![

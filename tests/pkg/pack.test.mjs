@@ -38,6 +38,26 @@ test('the tarball holds the built Wasm, the entries, the types, LICENSE and CHAN
   assert.ok(fs.readFileSync(path.join(installed, 'LICENSE'), 'utf8').includes('Apache License'), 'LICENSE is the Apache-2.0 text');
 });
 
+test('the installed `sessiongate` command runs `import` and `sessions`, each with its help; the admin token never as an argument', () => {
+  const bin = path.join(project.dir, 'node_modules/.bin/sessiongate');
+  const env = userEnv();
+  const run = (...args) => spawnSync(bin, args, { cwd: project.dir, encoding: 'utf8', env });
+  const help = run('--help');
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /sessiongate import <source>/);
+  assert.match(help.stdout, /sessiongate sessions list\|end/);
+  assert.equal(run('import', '--help').status, 0);
+  const sessions = run('sessions', '--help');
+  assert.equal(sessions.status, 0, sessions.stderr);
+  assert.match(sessions.stdout, /SESSIONGATE_ADMIN_TOKEN/);
+  const withToken = run('sessions', 'list', '--user', 'alice', '--url', 'https://gate.example', '--token', 'x'.repeat(40));
+  assert.equal(withToken.status, 2);
+  assert.match(withToken.stderr, /SESSIONGATE_ADMIN_TOKEN only/);
+  const unknown = run('nonsense');
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown command "nonsense"/);
+});
+
 test('package.json: repository, homepage, bugs and keywords; the version has a changelog entry', () => {
   assert.match(manifest.repository?.url ?? '', /^git\+https:\/\/github\.com\/[^/]+\/[^/]+\.git$/);
   assert.equal(manifest.repository.directory, 'pkg');

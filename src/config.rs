@@ -1165,30 +1165,13 @@ fn admin_tokens(lookup: Lookup<'_>, errors: &mut Vec<ConfigError>) -> Option<Adm
 /// shows the text. The only JSON reading of this setting: names and tokens are checked by the
 /// caller.
 pub fn parse_admin_tokens(text: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    // The pairs in order, without a map type (its code would be in the Wasm for one setting).
-    struct Pairs;
-    impl<'de> serde::de::Visitor<'de> for Pairs {
-        type Value = Vec<(String, String)>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an object of operator name to token")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut map: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut pairs = Vec::new();
-            while let Some(pair) = map.next_entry::<String, String>()? {
-                pairs.push(pair);
-            }
-            Ok(pairs)
-        }
-    }
-    let mut reader = serde_json::Deserializer::from_str(text.trim());
-    let pairs = serde::Deserializer::deserialize_map(&mut reader, Pairs)
-        .map_err(|_| ConfigError::MalformedAdminTokens)?;
-    reader
-        .end()
-        .map_err(|_| ConfigError::MalformedAdminTokens)?;
+    // The pairs in order, names given twice included (the caller refuses those by name).
+    let mut pairs = Vec::new();
+    crate::json::read_object(text.trim(), |name, value| {
+        pairs.push((name.to_owned(), value.string()?));
+        Some(())
+    })
+    .ok_or(ConfigError::MalformedAdminTokens)?;
     Ok(pairs)
 }
 

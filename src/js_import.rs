@@ -5,8 +5,10 @@
 
 use wasm_bindgen::prelude::*;
 
+use crate::json::ObjectWriter;
 use crate::session::Timeouts;
 use crate::store::import::{import_entries, OldSession};
+use crate::store::layout::Entry;
 
 /// Builds the gateway's KV entries for old sessions under one deployment's timeouts.
 #[wasm_bindgen]
@@ -14,15 +16,18 @@ pub struct ImportBuilder {
     timeouts: Timeouts,
 }
 
-/// One line of a `wrangler kv bulk put` file.
-#[derive(serde::Serialize)]
-struct BulkEntry {
-    key: String,
-    value: String,
-    expiration_ttl: u64,
-    /// KV metadata (the index entry's creation time), as a JSON object.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metadata: Option<Box<serde_json::value::RawValue>>,
+/// One line of a `wrangler kv bulk put` file: key, value, `expiration_ttl` and, for an index
+/// entry, its KV metadata (a JSON object written by the store layout).
+fn bulk_entry(entry: Entry) -> String {
+    let line = ObjectWriter::new()
+        .string("key", &entry.key)
+        .string("value", &entry.value)
+        .u64("expiration_ttl", entry.ttl_seconds);
+    match &entry.metadata {
+        Some(metadata) => line.json("metadata", metadata),
+        None => line,
+    }
+    .finish()
 }
 
 #[wasm_bindgen]
@@ -71,20 +76,14 @@ impl ImportBuilder {
         } else {
             return Err("now must be a time in milliseconds".to_owned());
         };
-        let json = match import_entries(old, &self.timeouts, now_ms) {
-            Ok(entries) => {
-                let entries = entries.map(|e| BulkEntry {
-                    key: e.key,
-                    value: e.value,
-                    expiration_ttl: e.ttl_seconds,
-                    metadata: e
-                        .metadata
-                        .and_then(|m| serde_json::value::RawValue::from_string(m).ok()),
-                });
-                serde_json::to_string(&serde_json::json!({ "entries": entries }))
-            }
-            Err(skip) => serde_json::to_string(&serde_json::json!({ "skip": skip.code() })),
-        };
-        json.map_err(|_| "the entries could not be written".to_owned())
+        Ok(match import_entries(old, &self.timeouts, now_ms) {
+            Ok([index, record]) => ObjectWriter::new()
+                .json(
+                    "entries",
+                    &format!("[{},{}]", bulk_entry(index), bulk_entry(record)),
+                )
+                .finish(),
+            Err(skip) => ObjectWriter::new().string("skip", skip.code()).finish(),
+        })
     }
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use sessiongate::assertion::{Audience, Claims};
+use sessiongate::config::parse_admin_tokens;
 use sessiongate::json::{string_array, JsonObject};
 use sessiongate::session::{is_valid_user, Activity, SessionRecord, RECORD_VERSION};
 use sessiongate::store::import::OldSession;
@@ -231,7 +232,43 @@ fn check_texts(text: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// `ADMIN_TOKENS` as serde_json read it: the (name, token) pairs of one object, in order.
+fn reference_admin_tokens(text: &str) -> Option<Vec<(String, String)>> {
+    struct Pairs;
+    impl<'de> serde::de::Visitor<'de> for Pairs {
+        type Value = Vec<(String, String)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of strings")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut pairs = Vec::new();
+            while let Some(pair) = map.next_entry::<String, String>()? {
+                pairs.push(pair);
+            }
+            Ok(pairs)
+        }
+    }
+    let mut reader = serde_json::Deserializer::from_str(text.trim());
+    let pairs = serde::Deserializer::deserialize_map(&mut reader, Pairs).ok()?;
+    reader.end().ok()?;
+    Some(pairs)
+}
+
+fn check_admin_tokens(text: &str) -> Result<(), TestCaseError> {
+    prop_assert_eq!(
+        parse_admin_tokens(text).ok(),
+        reference_admin_tokens(text),
+        "ADMIN_TOKENS {:?}",
+        text
+    );
+    Ok(())
+}
+
 fn check_all(text: &str) -> Result<(), TestCaseError> {
+    check_admin_tokens(text)?;
     check_record(text)?;
     check_activity(text)?;
     check_old_session(text)?;

@@ -1,7 +1,7 @@
 //! The signed assertion the gateway adds to forwarded requests: a compact HS256 JWT that any JWT
 //! library verifies with the shared `ASSERTION_SECRET`.
 
-use crate::json::{once, push_string, read_object, JsonObject, ObjectWriter, Reader};
+use crate::json::{once, read_object, strings_text, JsonObject, ObjectWriter, Reader};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use subtle::ConstantTimeEq;
@@ -81,17 +81,7 @@ impl Claims {
             .string("sub", &self.sub);
         match &self.aud {
             Some(Audience::One(one)) => object = object.string("aud", one),
-            Some(Audience::Many(many)) => {
-                let mut array = String::from("[");
-                for (i, audience) in many.iter().enumerate() {
-                    if i > 0 {
-                        array.push(',');
-                    }
-                    push_string(&mut array, audience);
-                }
-                array.push(']');
-                object = object.json("aud", &array);
-            }
+            Some(Audience::Many(many)) => object = object.json("aud", &strings_text(many)),
             None => {}
         }
         object = object

@@ -464,6 +464,19 @@ impl Default for ObjectWriter {
     }
 }
 
+/// `values` as a JSON array of strings.
+pub fn strings_text(values: &[String]) -> String {
+    let mut array = String::from("[");
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            array.push(',');
+        }
+        push_string(&mut array, value);
+    }
+    array.push(']');
+    array
+}
+
 /// `value` as a JSON string, escaped as serde_json escapes it.
 pub fn push_string(out: &mut String, value: &str) {
     // Serializing a string cannot fail.
@@ -618,5 +631,9 @@ mod tests {
             r#"{"user":"al\"ice\u0001","n":7,"data":{"x":[1]},"imported":true}"#
         );
         assert_eq!(ObjectWriter::new().finish(), "{}");
+        let strings = vec!["a".to_owned(), "\"b\"".to_owned()];
+        assert_eq!(strings_text(&strings), r#"["a","\"b\""]"#);
+        assert_eq!(string_array(&strings_text(&strings)), Some(strings));
+        assert_eq!(strings_text(&[]), "[]");
     }
 }

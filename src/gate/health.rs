@@ -15,6 +15,7 @@ use super::exchange::GateRequest;
 use super::refusal::Refusal;
 use super::respond::{json_headers, Flow, Outcome};
 use crate::config::LoadedConfig;
+use crate::json::{strings_text, ObjectWriter};
 use crate::session::SessionId;
 use crate::store::{Loaded, SessionStore, StoreError};
 
@@ -29,7 +30,7 @@ thread_local! {
     static LAST_DEEP: Cell<Option<(u64, &'static str)>> = const { Cell::new(None) };
 }
 
-/// The answer's JSON, written by hand (a derived serializer would add its code to the Wasm).
+/// The answer's JSON.
 fn health_json(
     healthy: bool,
     configured: bool,
@@ -38,26 +39,22 @@ fn health_json(
     version: Option<&str>,
     errors: &[String],
 ) -> String {
-    let mut json = format!(
-        "{{\"status\":\"{}\",\"config\":\"{}\"",
-        if healthy { "ok" } else { "unavailable" },
-        if configured { "ok" } else { "invalid" }
-    );
+    let mut json = ObjectWriter::new()
+        .string("status", if healthy { "ok" } else { "unavailable" })
+        .string("config", if configured { "ok" } else { "invalid" });
     if let Some(kv) = kv {
-        json.push_str(&format!(",\"kv\":\"{kv}\""));
+        json = json.string("kv", kv);
     }
     if let Some(age) = age_ms {
-        json.push_str(&format!(",\"kv_checked_ms_ago\":{age}"));
+        json = json.u64("kv_checked_ms_ago", age);
     }
     if let Some(version) = version {
-        json.push_str(&format!(",\"version\":\"{version}\""));
+        json = json.string("version", version);
     }
     if !errors.is_empty() {
-        let errors = serde_json::to_string(errors).unwrap_or_else(|_| "[]".to_owned());
-        json.push_str(&format!(",\"errors\":{errors}"));
+        json = json.json("errors", &strings_text(errors));
     }
-    json.push('}');
-    json
+    json.finish()
 }
 
 async fn probe<S: SessionStore>(store: &S) -> &'static str {

@@ -239,7 +239,9 @@ impl SessionRecord {
     }
 
     /// The fields of a record object: each at most once, no other member; `data`, `device` and
-    /// `imported` may be absent, `data`, `ua` and `device` null.
+    /// `imported` may be absent, `data`, `ua` and `device` null. `ua` is never absent: every
+    /// record is written with it (null when unbound), so a record is read back exactly as long
+    /// as it was written.
     fn read(json: &str) -> Option<Self> {
         let (mut v, mut user, mut data, mut ua, mut device, mut imported) =
             (None, None, None, None, None, None);
@@ -262,7 +264,7 @@ impl SessionRecord {
             v: v?,
             user: user?,
             data: data.flatten(),
-            ua: ua.flatten(),
+            ua: ua?,
             device: device.flatten(),
             imported: imported.unwrap_or(false),
             created: created?,
@@ -418,7 +420,17 @@ mod tests {
         );
         let json = r.encode();
         assert!(json.starts_with("{\"v\":1,\"user\":\"alice\""), "{json}");
-        assert_eq!(SessionRecord::decode(&json), Ok(r));
+        assert_eq!(SessionRecord::decode(&json), Ok(r.clone()));
+        // `ua` is written null when unbound, and a record without it at all is not one the
+        // gateway wrote.
+        let unbound = SessionRecord { ua: None, ..r };
+        let json = unbound.encode();
+        assert!(json.contains(",\"ua\":null,"), "{json}");
+        assert_eq!(SessionRecord::decode(&json), Ok(unbound));
+        assert_eq!(
+            SessionRecord::decode(&json.replace(",\"ua\":null", "")),
+            Err(RecordError::Malformed)
+        );
     }
 
     #[test]

@@ -54,6 +54,8 @@ struct ReferenceRecord {
     user: String,
     #[serde(default)]
     data: Option<RawObject>,
+    // Required, though it may be null (`deserialize_with` turns off serde's "missing is None").
+    #[serde(deserialize_with = "Option::deserialize")]
     ua: Option<String>,
     #[serde(default)]
     device: Option<String>,

@@ -11,13 +11,18 @@
 //!
 //! Sessions are named by their handle (the keyed hash of the assertion's `sid`), never by id.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use super::exchange::GateRequest;
 use super::refusal::{store_refusal, Refusal, Refused};
 use super::respond::{Flow, Outcome};
-use super::sessions_page::{live_sessions, page_json, query_number, SESSIONS_PER_PAGE};
+use super::sessions_page::{
+    live_sessions, page_json, query_number, query_param, SESSIONS_PER_PAGE,
+};
 use crate::config::{AdminTokens, SessionConfig};
+use crate::cookie::decode_uri_component;
 use crate::headers::header_value;
 use crate::session::is_valid_user;
 use crate::store::SessionStore;
@@ -55,27 +60,11 @@ struct AdminSession {
     last_seen: u64,
 }
 
-/// A query parameter, percent-decoded (`+` is a space, as `URLSearchParams` writes it).
+/// A query parameter, percent-decoded (`+` is a space, as `URLSearchParams` writes it; an
+/// encoded `%2B` stays a plus).
 fn query_value(query: Option<&str>, name: &str) -> Option<String> {
-    let raw = query?
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(key, _)| *key == name)?
-        .1;
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut rest = raw.bytes();
-    while let Some(b) = rest.next() {
-        match b {
-            b'+' => bytes.push(b' '),
-            b'%' => {
-                let hex = [rest.next()?, rest.next()?];
-                let text = core::str::from_utf8(&hex).ok()?;
-                bytes.push(u8::from_str_radix(text, 16).ok()?);
-            }
-            _ => bytes.push(b),
-        }
-    }
-    String::from_utf8(bytes).ok()
+    let raw = query_param(query, name)?.replace('+', " ");
+    decode_uri_component(&raw).map(Cow::into_owned)
 }
 
 type Answer = Result<String, Refused>;
@@ -222,6 +211,15 @@ mod tests {
         assert_eq!(query_value(Some("user=%4"), "user"), None);
         assert_eq!(query_value(Some("user=%zz"), "user"), None);
         assert_eq!(query_value(Some("user=%ff"), "user"), None, "not UTF-8");
+        assert_eq!(
+            query_value(Some("user=%+a"), "user"),
+            None,
+            "a sign is no hex digit"
+        );
+        assert_eq!(
+            query_value(Some("user=a%2Bb"), "user").as_deref(),
+            Some("a+b")
+        );
         assert_eq!(route("/admin/sessions"), Some("/sessions"));
         assert_eq!(route("/administrator"), None);
     }

@@ -127,14 +127,19 @@ fn static_response<B>(flow: Flow<'_>, content_type: &str, body: &str) -> Outcome
     flow.answer(200, headers, body.to_owned())
 }
 
-/// The whole-number value of `name` in a query string.
-pub(super) fn query_number(query: Option<&str>, name: &str) -> Option<usize> {
+/// The raw (still percent-encoded) value of the first `name=` in a query string.
+pub(super) fn query_param<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
     query?
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .find(|(key, _)| *key == name)
-        .and_then(|(_, value)| value.parse::<u64>().ok())
-        .and_then(|n| usize::try_from(n).ok())
+        .map(|(_, value)| value)
+}
+
+/// The whole-number value of `name` in a query string.
+pub(super) fn query_number(query: Option<&str>, name: &str) -> Option<usize> {
+    let n = query_param(query, name)?.parse::<u64>().ok()?;
+    usize::try_from(n).ok()
 }
 
 type Answer = Result<String, Refused>;
